@@ -1,0 +1,558 @@
+// tsinit's native core: only what JavaScript cannot do.
+//
+//   spawn        posix_spawnp with an exact child state (own process group,
+//                terminal foreground, empty mask, every disposition default)
+//   signals      uv_signal_t watchers on the main loop, plus a siginfo-aware
+//                SIGPIPE handler that ignores the SIGPIPEs our own writes raise
+//   reaping      waitpid(-1) for the CLI, waitpid(pid) for owned children, and a
+//                list of the pids libuv owns so a library reaper never steals
+//   process      prctl (subreaper, parent-death signal), process groups, the tty
+//
+// Every input is validated and normalised by the TypeScript layer first
+// (src/native.ts); this file trusts its arguments' types and reports every
+// failing syscall as an Error carrying `code` (the errno name), `errno` and
+// `syscall`.
+
+#include <napi.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+// glibc >= 2.35 can make the child the terminal's foreground group inside
+// posix_spawn; elsewhere (musl, older glibc) a fork path does it by hand.
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#define TSINIT_HAVE_TCSETPGRP_NP 1
+#endif
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+#define TSINIT_HAVE_CLOSEFROM_NP 1
+#endif
+
+constexpr int kMaxSignal = 64;
+
+Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& detail = "") {
+  std::string msg = std::string(syscall) + " failed: " + strerror(err);
+  if (!detail.empty()) msg += " (" + detail + ")";
+  Napi::Error e = Napi::Error::New(env, msg);
+  const char* name = strerrorname_np(err);
+  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+// Sets every signal 1..64 in `set`, including glibc's internal 32 and 33 that
+// sigaddset refuses: posix_spawn would otherwise leave them ignored in the child.
+void FillAllSignals(sigset_t* set) {
+  sigemptyset(set);
+  auto* words = reinterpret_cast<unsigned long*>(set);
+  constexpr int bits = 8 * sizeof(unsigned long);
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    words[(sig - 1) / bits] |= 1UL << ((sig - 1) % bits);
+  }
+}
+
+struct Addon;
+
+struct SignalWatcher {
+  uv_signal_t handle;
+  Addon* addon;
+};
+
+// The SIGPIPE path: libuv's handler cannot tell who sent a signal, and a
+// SIGPIPE raised by tsinit's own write to a closed pipe must not be forwarded.
+std::atomic<uint32_t> g_pipe_pending{0};
+uv_async_t* g_pipe_async = nullptr;
+
+void OnSigpipe(int, siginfo_t* info, void*) {
+  // The kernel's EPIPE SIGPIPE names the writer itself as sender.
+  if (info != nullptr && info->si_code == SI_USER && info->si_pid == getpid()) return;
+  g_pipe_pending.fetch_add(1);
+  if (g_pipe_async != nullptr) uv_async_send(g_pipe_async);  // async-signal-safe
+}
+
+struct Addon : public Napi::Addon<Addon> {
+  Napi::FunctionReference on_signal;
+  std::unordered_map<int, SignalWatcher*> watchers;
+  uv_loop_t* loop = nullptr;
+  bool pipe_watched = false;
+
+  Addon(Napi::Env env, Napi::Object exports) {
+    napi_get_uv_event_loop(env, &loop);
+    DefineAddon(exports, {
+        InstanceMethod("spawn", &Addon::Spawn),
+        InstanceMethod("setSignalHandler", &Addon::SetSignalHandler),
+        InstanceMethod("watchSignal", &Addon::WatchSignal),
+        InstanceMethod("unwatchSignal", &Addon::UnwatchSignal),
+        InstanceMethod("reapAny", &Addon::ReapAny),
+        InstanceMethod("reapPid", &Addon::ReapPid),
+        InstanceMethod("libuvChildPids", &Addon::LibuvChildPids),
+        InstanceMethod("setSubreaper", &Addon::SetSubreaper),
+        InstanceMethod("isSubreaper", &Addon::IsSubreaper),
+        InstanceMethod("setPdeathsig", &Addon::SetPdeathsig),
+        InstanceMethod("getpgid", &Addon::Getpgid),
+        InstanceMethod("tcgetpgrp", &Addon::Tcgetpgrp),
+        InstanceMethod("tcsetpgrp", &Addon::Tcsetpgrp),
+        InstanceMethod("kill", &Addon::Kill),
+        InstanceMethod("execve", &Addon::Execve),
+    });
+  }
+
+  // ---- spawn -------------------------------------------------------------
+
+  // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2]) -> pid
+  // An fd of -1 leaves that descriptor closed in the child.
+  Napi::Value Spawn(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string file = info[0].As<Napi::String>();
+    std::vector<std::string> argv_s = ToStrings(info[1].As<Napi::Array>());
+    std::vector<std::string> envp_s = ToStrings(info[2].As<Napi::Array>());
+    std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+    bool pgroup = info[4].As<Napi::Boolean>();
+    bool foreground = info[5].As<Napi::Boolean>();
+    Napi::Array stdio = info[6].As<Napi::Array>();
+    int fds[3];
+    for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+
+    std::vector<char*> argv = ToPointers(argv_s);
+    std::vector<char*> envp = ToPointers(envp_s);
+
+    pid_t pid = -1;
+    int err;
+#ifdef TSINIT_HAVE_TCSETPGRP_NP
+    err = SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid);
+#else
+    if (foreground) {
+      err = SpawnFork(file, argv.data(), envp.data(), cwd, fds, &pid);
+    } else {
+      err = SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, false, fds, &pid);
+    }
+#endif
+    if (err != 0) {
+      ErrnoError(env, err, "posix_spawnp", file).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, pid);
+  }
+
+  static std::vector<std::string> ToStrings(Napi::Array a) {
+    std::vector<std::string> out;
+    out.reserve(a.Length());
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>());
+    return out;
+  }
+
+  static std::vector<char*> ToPointers(std::vector<std::string>& v) {
+    std::vector<char*> out;
+    out.reserve(v.size() + 1);
+    for (auto& s : v) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+  }
+
+  static int SpawnPosix(const std::string& file, char** argv, char** envp, const std::string& cwd,
+                        bool pgroup, bool foreground, const int fds[3], pid_t* pid) {
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    int err = posix_spawnattr_init(&attr);
+    if (err != 0) return err;
+    err = posix_spawn_file_actions_init(&fa);
+    if (err != 0) {
+      posix_spawnattr_destroy(&attr);
+      return err;
+    }
+
+    sigset_t all, none;
+    FillAllSignals(&all);
+    sigemptyset(&none);
+    short flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    if (pgroup) flags |= POSIX_SPAWN_SETPGROUP;
+    if (err == 0) err = posix_spawnattr_setflags(&attr, flags);
+    if (err == 0) err = posix_spawnattr_setsigdefault(&attr, &all);
+    if (err == 0) err = posix_spawnattr_setsigmask(&attr, &none);
+    if (err == 0 && pgroup) err = posix_spawnattr_setpgroup(&attr, 0);
+
+    // Node marks 0..2 close-on-exec; dup2(fd, fd) in the child clears that flag.
+    for (int target = 0; target < 3 && err == 0; target++) {
+      int src = fds[target];
+      if (src < 0 || fcntl(src, F_GETFD) == -1) continue;  // closed: stays closed
+      err = posix_spawn_file_actions_adddup2(&fa, src, target);
+    }
+#ifdef TSINIT_HAVE_CLOSEFROM_NP
+    if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+    if (err == 0 && !cwd.empty()) err = posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
+#ifdef TSINIT_HAVE_TCSETPGRP_NP
+    if (err == 0 && foreground) err = posix_spawn_file_actions_addtcsetpgrp_np(&fa, 0);
+#endif
+    if (err == 0) err = posix_spawnp(pid, file.c_str(), &fa, &attr, argv, envp);
+
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    return err;
+  }
+
+#ifndef TSINIT_HAVE_TCSETPGRP_NP
+  // fork path for a foreground child where posix_spawn cannot tcsetpgrp (musl).
+  // Signals stay blocked from before fork until the child's exec; an exec
+  // error travels back through a close-on-exec pipe.
+  static int SpawnFork(const std::string& file, char** argv, char** envp, const std::string& cwd,
+                       const int fds[3], pid_t* pid) {
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t child = fork();
+    if (child == 0) {
+      struct sigaction sa;
+      memset(&sa, 0, sizeof sa);
+      sa.sa_handler = SIG_DFL;
+      for (int sig = 1; sig <= kMaxSignal; sig++) sigaction(sig, &sa, nullptr);
+      int e = 0;
+      if (setpgid(0, 0) != 0) e = errno;
+      if (e == 0 && tcsetpgrp(0, getpgrp()) != 0) e = errno;
+      for (int target = 0; target < 3 && e == 0; target++) {
+        int src = fds[target];
+        if (src < 0 || fcntl(src, F_GETFD) == -1) continue;
+        if (src == target) {
+          if (fcntl(target, F_SETFD, 0) != 0) e = errno;
+        } else if (dup2(src, target) < 0) {
+          e = errno;
+        }
+      }
+      if (e == 0 && !cwd.empty() && chdir(cwd.c_str()) != 0) e = errno;
+      if (e == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        execvpe(file.c_str(), argv, envp);
+        e = errno;
+      }
+      ssize_t ignored = write(pipefd[1], &e, sizeof e);
+      (void)ignored;
+      _exit(127);
+    }
+    int fork_err = child < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    close(pipefd[1]);
+    if (fork_err != 0) {
+      close(pipefd[0]);
+      return fork_err;
+    }
+    int child_err = 0;
+    ssize_t n;
+    do {
+      n = read(pipefd[0], &child_err, sizeof child_err);
+    } while (n < 0 && errno == EINTR);
+    close(pipefd[0]);
+    if (n == sizeof child_err) {
+      int st;
+      while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+      }
+      return child_err;
+    }
+    *pid = child;
+    return 0;
+  }
+#endif
+
+  // ---- signals -----------------------------------------------------------
+
+  // setSignalHandler(fn): fn(signum) runs on the main thread for every watched signal.
+  Napi::Value SetSignalHandler(const Napi::CallbackInfo& info) {
+    on_signal = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+
+  void Deliver(int signum) {
+    if (on_signal.IsEmpty()) return;
+    Napi::Env env = on_signal.Env();
+    Napi::HandleScope scope(env);
+    on_signal.MakeCallback(env.Global(), {Napi::Number::New(env, signum)});
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  }
+
+  static void OnUvSignal(uv_signal_t* handle, int signum) {
+    auto* w = reinterpret_cast<SignalWatcher*>(handle->data);
+    w->addon->Deliver(signum);
+  }
+
+  static void OnPipeAsync(uv_async_t* handle) {
+    auto* addon = reinterpret_cast<Addon*>(handle->data);
+    uint32_t n = g_pipe_pending.exchange(0);
+    while (n-- > 0) addon->Deliver(SIGPIPE);
+  }
+
+  // watchSignal(signum, keepAlive): keepAlive=false lets the process exit while watching.
+  Napi::Value WatchSignal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int signum = info[0].As<Napi::Number>().Int32Value();
+    bool keep_alive = info[1].As<Napi::Boolean>();
+    if (signum == SIGPIPE) return WatchSigpipe(env, keep_alive);
+    auto it = watchers.find(signum);
+    if (it != watchers.end()) {
+      SetRef(reinterpret_cast<uv_handle_t*>(&it->second->handle), keep_alive);
+      return env.Undefined();
+    }
+    auto* w = new SignalWatcher();
+    w->addon = this;
+    w->handle.data = w;
+    int rc = uv_signal_init(loop, &w->handle);
+    if (rc == 0) rc = uv_signal_start(&w->handle, OnUvSignal, signum);
+    if (rc != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&w->handle), FreeWatcher);
+      ErrnoError(env, -rc, "uv_signal_start", "signal " + std::to_string(signum)).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    SetRef(reinterpret_cast<uv_handle_t*>(&w->handle), keep_alive);
+    watchers[signum] = w;
+    return env.Undefined();
+  }
+
+  Napi::Value WatchSigpipe(Napi::Env env, bool keep_alive) {
+    if (g_pipe_async == nullptr) {
+      g_pipe_async = new uv_async_t();
+      g_pipe_async->data = this;
+      uv_async_init(loop, g_pipe_async, OnPipeAsync);
+    }
+    SetRef(reinterpret_cast<uv_handle_t*>(g_pipe_async), keep_alive);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnSigpipe;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    if (sigaction(SIGPIPE, &sa, nullptr) != 0) {
+      ErrnoError(env, errno, "sigaction", "SIGPIPE").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    pipe_watched = true;
+    return env.Undefined();
+  }
+
+  static void SetRef(uv_handle_t* h, bool keep_alive) {
+    if (keep_alive) {
+      uv_ref(h);
+    } else {
+      uv_unref(h);
+    }
+  }
+
+  static void FreeWatcher(uv_handle_t* h) { delete reinterpret_cast<SignalWatcher*>(h->data); }
+
+  // unwatchSignal(signum): the signal returns to the disposition Node expects:
+  // SIGPIPE ignored, everything else default (libuv's behaviour on stop).
+  Napi::Value UnwatchSignal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int signum = info[0].As<Napi::Number>().Int32Value();
+    if (signum == SIGPIPE) {
+      if (pipe_watched) {
+        signal(SIGPIPE, SIG_IGN);
+        pipe_watched = false;
+        if (g_pipe_async != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(g_pipe_async));
+      }
+      return env.Undefined();
+    }
+    auto it = watchers.find(signum);
+    if (it == watchers.end()) return env.Undefined();
+    uv_signal_stop(&it->second->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&it->second->handle), FreeWatcher);
+    watchers.erase(it);
+    return env.Undefined();
+  }
+
+  // ---- reaping -----------------------------------------------------------
+
+  // Encodes one wait status as [kind, value]: kind 0 exited (value = code),
+  // 1 killed (value = signal), 2 stopped (value = signal), 3 continued.
+  static void Decode(int st, int* kind, int* value) {
+    if (WIFEXITED(st)) {
+      *kind = 0;
+      *value = WEXITSTATUS(st);
+    } else if (WIFSIGNALED(st)) {
+      *kind = 1;
+      *value = WTERMSIG(st);
+    } else if (WIFSTOPPED(st)) {
+      *kind = 2;
+      *value = WSTOPSIG(st);
+    } else {
+      *kind = 3;
+      *value = SIGCONT;
+    }
+  }
+
+  // reapAny() -> { events: [pid, kind, value, ...], more: boolean }
+  // waitpid(-1) until nothing is ready. `more` is false when tsinit has no
+  // children left at all (ECHILD). Only for a process that owns every child
+  // (the CLI): it would steal the statuses of libuv's children.
+  Napi::Value ReapAny(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<int> events;
+    bool more = true;
+    for (;;) {
+      int st = 0;
+      pid_t pid = waitpid(-1, &st, WNOHANG | WUNTRACED | WCONTINUED);
+      if (pid > 0) {
+        int kind, value;
+        Decode(st, &kind, &value);
+        events.push_back(pid);
+        events.push_back(kind);
+        events.push_back(value);
+        continue;
+      }
+      if (pid < 0 && errno == EINTR) continue;
+      if (pid < 0) more = false;  // ECHILD
+      break;
+    }
+    Napi::Array arr = Napi::Array::New(env, events.size());
+    for (size_t i = 0; i < events.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, events[i]));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("events", arr);
+    out.Set("more", Napi::Boolean::New(env, more));
+    return out;
+  }
+
+  // reapPid(pid, withStops) -> [kind, value] | null (still running) | undefined (not our child)
+  Napi::Value ReapPid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    bool with_stops = info[1].As<Napi::Boolean>();
+    int st = 0;
+    pid_t r;
+    do {
+      r = waitpid(pid, &st, WNOHANG | (with_stops ? (WUNTRACED | WCONTINUED) : 0));
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) return env.Null();
+    if (r < 0) return env.Undefined();
+    int kind, value;
+    Decode(st, &kind, &value);
+    Napi::Array arr = Napi::Array::New(env, 2);
+    arr.Set(0u, Napi::Number::New(env, kind));
+    arr.Set(1u, Napi::Number::New(env, value));
+    return arr;
+  }
+
+  // libuvChildPids() -> pids of the children libuv spawned (child_process) on this loop.
+  Napi::Value LibuvChildPids(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::vector<int> pids;
+    uv_walk(
+        loop,
+        [](uv_handle_t* h, void* arg) {
+          if (h->type == UV_PROCESS) {
+            int pid = uv_process_get_pid(reinterpret_cast<uv_process_t*>(h));
+            if (pid > 0) static_cast<std::vector<int>*>(arg)->push_back(pid);
+          }
+        },
+        &pids);
+    Napi::Array arr = Napi::Array::New(env, pids.size());
+    for (size_t i = 0; i < pids.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, pids[i]));
+    return arr;
+  }
+
+  // ---- process -----------------------------------------------------------
+
+  Napi::Value SetSubreaper(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    unsigned long on = info[0].As<Napi::Boolean>() ? 1 : 0;
+    if (prctl(PR_SET_CHILD_SUBREAPER, on, 0, 0, 0) != 0) {
+      ErrnoError(env, errno, "prctl(PR_SET_CHILD_SUBREAPER)").ThrowAsJavaScriptException();
+    }
+    return env.Undefined();
+  }
+
+  Napi::Value IsSubreaper(const Napi::CallbackInfo& info) {
+    int on = 0;
+    prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0);
+    return Napi::Boolean::New(info.Env(), on != 0);
+  }
+
+  // setPdeathsig(signum, expectedParent) -> false when the parent was already
+  // gone (getppid() no longer the expected pid): the caller treats that as the
+  // signal having arrived, closing the race between start-up and prctl.
+  Napi::Value SetPdeathsig(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int signum = info[0].As<Napi::Number>().Int32Value();
+    pid_t expected = info[1].As<Napi::Number>().Int32Value();
+    if (prctl(PR_SET_PDEATHSIG, static_cast<unsigned long>(signum), 0, 0, 0) != 0) {
+      ErrnoError(env, errno, "prctl(PR_SET_PDEATHSIG)").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Boolean::New(env, getppid() == expected);
+  }
+
+  Napi::Value Getpgid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    pid_t pgid = getpgid(info[0].As<Napi::Number>().Int32Value());
+    if (pgid < 0) {
+      ErrnoError(env, errno, "getpgid").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    return Napi::Number::New(env, pgid);
+  }
+
+  // tcgetpgrp(fd) -> pgid, or -1 when fd is not a terminal.
+  Napi::Value Tcgetpgrp(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), tcgetpgrp(info[0].As<Napi::Number>().Int32Value()));
+  }
+
+  // tcsetpgrp(fd, pgid) -> boolean. SIGTTOU is blocked on this thread around
+  // the call: a background caller would otherwise be stopped by it.
+  Napi::Value Tcsetpgrp(const Napi::CallbackInfo& info) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    pid_t pgid = info[1].As<Napi::Number>().Int32Value();
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    pthread_sigmask(SIG_BLOCK, &ttou, &old);
+    int rc = tcsetpgrp(fd, pgid);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    return Napi::Boolean::New(info.Env(), rc == 0);
+  }
+
+  // kill(pid, signum) -> 0 or the errno (ESRCH is routine for an init).
+  Napi::Value Kill(const Napi::CallbackInfo& info) {
+    pid_t pid = info[0].As<Napi::Number>().Int32Value();
+    int signum = info[1].As<Napi::Number>().Int32Value();
+    int rc = kill(pid, signum);
+    return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+  }
+
+  // execve(path, argv, envp): replaces this process in place (same pid), with
+  // 0..2 inherited. Returns only on failure.
+  Napi::Value Execve(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = info[0].As<Napi::String>();
+    std::vector<std::string> argv_s = ToStrings(info[1].As<Napi::Array>());
+    std::vector<std::string> envp_s = ToStrings(info[2].As<Napi::Array>());
+    std::vector<char*> argv = ToPointers(argv_s);
+    std::vector<char*> envp = ToPointers(envp_s);
+    for (int fd = 0; fd < 3; fd++) {
+      int flags = fcntl(fd, F_GETFD);
+      if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    execve(path.c_str(), argv.data(), envp.data());
+    ErrnoError(env, errno, "execve", path).ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+};
+
+}  // namespace
+
+NODE_API_ADDON(Addon)

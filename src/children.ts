@@ -1,0 +1,114 @@
+/**
+ * The single owner of waitpid in this process. Statuses of supervised
+ * children go to their objects, orphans to the reaper, and libuv's children
+ * (child_process) stay libuv's.
+ *
+ * Two modes:
+ * - shared (the library default): on SIGCHLD, `waitpid(pid)` for each owned
+ *   pid only, then the orphan sweep if a reaper runs. Never `waitpid(-1)`,
+ *   which would steal child_process exit statuses.
+ * - exclusive (the CLI, which never uses child_process): `waitpid(-1)` until
+ *   nothing is ready, each status to its owner or to the orphan handler.
+ * @internal
+ * @module
+ */
+import { native, type RawWait } from './native';
+import { subscribe, setKeepAlive } from './signal-hub';
+
+/** SIGCHLD's number on Linux. */
+const SIGCHLD = 17;
+
+/** A decoded wait status. */
+export interface WaitEvent {
+  kind: 'exited' | 'killed' | 'stopped' | 'continued';
+  /** Exit code for 'exited', signal number otherwise. */
+  value: number;
+}
+
+const KINDS = ['exited', 'killed', 'stopped', 'continued'] as const;
+
+function decode(kind: number, value: number): WaitEvent {
+  return { kind: KINDS[kind] ?? 'exited', value };
+}
+
+type Handler = (ev: WaitEvent) => void;
+
+const owned = new Map<number, Handler>();
+let exclusive: { onOrphan: (pid: number, ev: WaitEvent) => void; onSwept: (more: boolean) => void } | undefined;
+let orphanSweep: (() => void) | undefined;
+let unsubscribe: (() => void) | undefined;
+
+function onSigchld(): void {
+  sweep();
+}
+
+function updateKeepAlive(): void {
+  if (unsubscribe !== undefined) setKeepAlive(SIGCHLD, onSigchld, exclusive !== undefined || owned.size > 0);
+}
+
+/** Starts watching SIGCHLD. Call before spawning, so no exit goes unnoticed. */
+export function watchChildren(): void {
+  if (unsubscribe === undefined) unsubscribe = subscribe([SIGCHLD], onSigchld, false);
+  updateKeepAlive();
+}
+
+/** Registers `handler` for every wait status of `pid` (stops and continues included). */
+export function own(pid: number, handler: Handler): void {
+  watchChildren();
+  owned.set(pid, handler);
+  updateKeepAlive();
+}
+
+function deliver(pid: number, ev: WaitEvent): void {
+  const handler = owned.get(pid);
+  if (ev.kind === 'exited' || ev.kind === 'killed') owned.delete(pid);
+  if (handler !== undefined) handler(ev);
+  else exclusive?.onOrphan(pid, ev);
+}
+
+/**
+ * Takes every child of this process: from now on `waitpid(-1)` reaps them
+ * all. Only for a process that never uses child_process (the CLI).
+ * `onSwept(more)` runs after each sweep; `more` is false once this process
+ * has no children at all.
+ */
+export function claimAllChildren(onOrphan: (pid: number, ev: WaitEvent) => void, onSwept: (more: boolean) => void): void {
+  exclusive = { onOrphan, onSwept };
+  watchChildren();
+}
+
+/** Sets the orphan sweep a shared-mode reaper runs after the owned pids (or clears it). */
+export function setOrphanSweep(fn: (() => void) | undefined): void {
+  orphanSweep = fn;
+  if (fn !== undefined) watchChildren();
+}
+
+/** Collects every ready status now. Runs on SIGCHLD; safe to call any time. */
+export function sweep(): void {
+  const core = native();
+  if (exclusive !== undefined) {
+    const { events, more } = core.reapAny();
+    for (let i = 0; i + 2 < events.length; i += 3) deliver(events[i]!, decode(events[i + 1]!, events[i + 2]!));
+    updateKeepAlive();
+    exclusive.onSwept(more);
+    return;
+  }
+  for (const pid of [...owned.keys()]) {
+    let r: RawWait | null | undefined;
+    while ((r = core.reapPid(pid, true)) !== null && r !== undefined) {
+      deliver(pid, decode(r[0], r[1]));
+      if (r[0] <= 1) break;
+    }
+    if (r === undefined && owned.has(pid)) {
+      // Someone else reaped it (another addon's waitpid): report it lost rather than hang.
+      owned.delete(pid);
+    }
+  }
+  updateKeepAlive();
+  orphanSweep?.();
+}
+
+/** Whether `pid` is a child some Supervised object owns. */
+export function isOwned(pid: number): boolean {
+  return owned.has(pid);
+}

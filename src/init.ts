@@ -1,0 +1,277 @@
+/**
+ * The init: what tsinit does as PID 1 (or as a subreaper) around its one
+ * supervised child. The CLI is a thin layer over {@link runInit}.
+ *
+ * Life of an init, each transition a named function below:
+ *
+ *   starting ─spawn─▶ running ─(child exits)─▶ draining ─(nothing left)─▶ exited
+ *                       │ stop signal: the child's Supervised goes stopping → killing
+ *   draining: SIGTERM to everything left, SIGKILL at the grace deadline (`killLeftovers`).
+ *
+ * Point of no return: once the child runs, no error of tsinit's own may end
+ * tsinit; it warns and carries on, and the child's status still propagates.
+ * @module
+ */
+import { isatty } from 'node:tty';
+import { native } from './native';
+import { claimAllChildren, type WaitEvent } from './children';
+import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
+import { Level, type Logger } from './log';
+import type { CliOptions } from './options';
+import { descendantsOf, listProcesses, procIsOurs } from './proc';
+import { subscribe } from './signal-hub';
+import { forwardableSignals, signalName } from './signals';
+import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
+
+const SIGINT = 2;
+const SIGKILL = 9;
+const SIGTERM = 15;
+const SIGCONT = 18;
+const SIGSTOP = 19;
+const JOB_STOP = new Set([20, 21, 22]); // SIGTSTP SIGTTIN SIGTTOU
+
+/** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
+const AFTER_KILL_MS = 5000;
+
+/** Environment variables the bin wrapper uses to carry state past `exec node`. */
+export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
+export const STASHED_PPID = '__TSINIT_PPID';
+
+/**
+ * The child's environment: tsinit's own, minus the wrapper's private
+ * variables, with NODE_OPTIONS restored exactly as the caller set it
+ * (set-but-empty stays set).
+ */
+export function childEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = { ...env };
+  const stashed = out[STASHED_NODE_OPTIONS];
+  delete out[STASHED_NODE_OPTIONS];
+  delete out[STASHED_PPID];
+  if (stashed !== undefined) out['NODE_OPTIONS'] = stashed.slice(1); // stored with an 'x' prefix
+  return out;
+}
+
+/** Named states of the init. */
+export type InitState = 'starting' | 'running' | 'draining' | 'exited';
+
+/** Runs PROGRAM as an init would and resolves with the status tsinit should exit with. */
+export function runInit(o: CliOptions, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env,
+  onSpawned?: (pid: number) => void): Promise<number> {
+  return new Init(o, log, env, onSpawned).run();
+}
+
+class Init {
+  private state: InitState = 'starting';
+  private child: Supervised | undefined;
+  private readonly core = native();
+  private readonly pid1 = process.pid === 1;
+  private readonly ownPgrp = this.core.getpgid(0);
+  private foreground = false;
+  private pending: number[] = [];
+  private drainTimer: NodeJS.Timeout | undefined;
+  private killedLeftovers = false;
+  private finishResolve!: (status: number) => void;
+  private readonly startedAt = Date.now();
+  private stopSignalAt: number | undefined;
+  private stopSignal: string | undefined;
+  private escalatedAt: number | undefined;
+
+  constructor(
+    private readonly o: CliOptions,
+    private readonly log: Logger,
+    private readonly env: Readonly<Record<string, string | undefined>>,
+    private readonly onSpawned?: (pid: number) => void,
+  ) {}
+
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
+    // Watch every signal first: from here on SIGUSR1 can't start the inspector
+    // and nothing sent to tsinit is lost; signals before the spawn are queued.
+    subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
+    this.setUpProcess();
+    claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
+    if (!this.spawn()) return done;
+    for (const signum of this.pending.splice(0)) this.onSignal(signum);
+    return done;
+  }
+
+  /** Parent-death signal and subreaper, before the child exists. */
+  private setUpProcess(): void {
+    const { o, core, log } = this;
+    if (o.pdeathsig !== null) {
+      const expected = Number(this.env[STASHED_PPID] ?? process.ppid);
+      try {
+        if (!core.setPdeathsig(o.pdeathsig, expected)) {
+          log.info('signal', `parent ${expected} already gone: acting on ${signalName(o.pdeathsig)} now`);
+          this.pending.push(o.pdeathsig);
+        }
+      } catch (err) {
+        log.warn('setup', `cannot set the parent-death signal: ${(err as Error).message}`);
+      }
+    }
+    if (!this.pid1 || o.subreaper) {
+      try {
+        core.setSubreaper(true);
+        log.debug('setup', 'registered as a child subreaper');
+      } catch (err) {
+        log.warn('setup', `cannot register as a child subreaper, orphans will not be reaped: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** Transition starting → running. Returns false when PROGRAM could not start. */
+  private spawn(): boolean {
+    const { o, core, log } = this;
+    const [file, ...args] = o.command as [string, ...string[]];
+    this.foreground = o.group && isatty(0) && core.tcgetpgrp(0) === this.ownPgrp;
+    try {
+      this.child = spawnSupervised(file, args, {
+        env: childEnvironment(this.env),
+        grace: o.grace,
+        group: o.group,
+        foreground: this.foreground,
+        rewrite: o.rewrite,
+      });
+    } catch (err) {
+      const e = err as SpawnError;
+      log.error('spawn-error', e.message, { code: e.code, program: file });
+      this.state = 'exited';
+      this.finishResolve(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE);
+      return false;
+    }
+    const child = this.child;
+    this.state = 'running';
+    this.onSpawned?.(child.pid);
+    log.info('spawn', `started ${file} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
+      { pid: child.pid, pgid: child.pgid });
+    child.on('stopped', (sig) => this.onChildStopped(sig));
+    child.on('escalated', () => this.onEscalated());
+    child.on('exit', (status) => this.onChildExit(status));
+    return true;
+  }
+
+  /** Every signal tsinit receives (SIGCHLD and the faults excepted). */
+  private onSignal(signum: number): void {
+    const { child, log } = this;
+    if (child === undefined) {
+      if (this.state === 'starting') this.pending.push(signum);
+      return;
+    }
+    const name = signalName(signum);
+    if (this.state !== 'running') {
+      log.debug('signal', `received ${name} while ${this.state}: the child is gone, nothing to forward`);
+      return;
+    }
+    if (signum === SIGCONT && this.foreground && this.core.tcgetpgrp(0) === this.ownPgrp) {
+      // `fg` gave tsinit the terminal back: hand it on to the child's group.
+      this.core.tcsetpgrp(0, child.pgid);
+    }
+    if ((signum === SIGTERM || signum === SIGINT) && this.stopSignalAt === undefined) {
+      this.stopSignalAt = Date.now();
+      this.stopSignal = name;
+    }
+    const sent = child.forward(signum);
+    const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
+    if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
+    else log.info('forward', `received ${name}: sent ${signalName(sent)} to ${target}`, { signal: name, sent: signalName(sent), target: child.group ? -child.pgid : child.pid });
+    if (JOB_STOP.has(signum) && !this.foreground && !this.pid1) {
+      // Stop with the child, so the shell that started tsinit sees its job stop.
+      this.core.kill(process.pid, SIGSTOP);
+    }
+  }
+
+  /** The child stopped (Ctrl-Z): with the terminal, tsinit stops too so the shell gets its prompt. */
+  private onChildStopped(sig: string): void {
+    this.log.debug('job-control', `child stopped by ${sig}`);
+    if (this.foreground && !this.pid1) this.core.kill(process.pid, SIGSTOP);
+  }
+
+  private onEscalated(): void {
+    const child = this.child!;
+    this.escalatedAt = Date.now();
+    this.log.warn('escalate', `child still running ${this.o.grace} s after ${this.stopSignal ?? 'the stop signal'}: sent SIGKILL to ${child.group ? `process group ${child.pgid}` : `pid ${child.pid}`}`);
+  }
+
+  private onOrphan(pid: number, ev: WaitEvent): void {
+    if (ev.kind !== 'exited' && ev.kind !== 'killed') return;
+    const how = ev.kind === 'exited' ? `exit ${ev.value}` : `killed by ${signalName(ev.value)}`;
+    this.log.log(this.o.warnOnReap ? Level.Warn : Level.Debug, 'reap', `reaped zombie pid ${pid} (${how})`, { pid });
+  }
+
+  /** Transition running → draining: the main child was reaped. */
+  private onChildExit(status: ExitStatus): void {
+    this.state = 'draining';
+    this.log.info('exit', `child pid ${this.child!.pid} ended: ${describeStatus(status)}`, { status: status.status, code: status.code, signal: status.signal });
+    if (this.foreground && this.core.tcgetpgrp(0) === this.child!.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
+  }
+
+  /** After each waitpid sweep: finish when nothing is left, else drain what is. */
+  private onSwept(more: boolean): void {
+    if (this.state !== 'draining') return;
+    if (!more) { this.finish(); return; }
+    if (this.drainTimer === undefined && !this.killedLeftovers) this.startDrain();
+  }
+
+  /** SIGTERM (and SIGCONT) to everything left, SIGKILL when the grace deadline passes. */
+  private startDrain(): void {
+    const child = this.child!;
+    const deadline = child.deadline ?? Date.now() + this.o.grace * 1000;
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) { this.killLeftovers(); return; }
+    const n = this.signalLeftovers(SIGTERM);
+    this.signalLeftovers(SIGCONT);
+    this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
+  }
+
+  /** Transition draining → killing leftovers: SIGKILL to all, then a bounded wait for the kernel. */
+  private killLeftovers(): void {
+    this.killedLeftovers = true;
+    clearTimeout(this.drainTimer);
+    const n = this.signalLeftovers(SIGKILL);
+    if (n > 0) this.log.warn('escalate', `${n} process(es) outlived the grace period after the child exited: sent SIGKILL`);
+    this.drainTimer = setTimeout(() => {
+      this.log.warn('exit', 'processes left after SIGKILL did not go away (uninterruptible sleep?); exiting anyway');
+      this.finish();
+    }, AFTER_KILL_MS);
+  }
+
+  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted. */
+  private signalLeftovers(signum: number): number {
+    const { core, child } = this;
+    if (this.pid1) {
+      // kill(-1) reaches every process in the namespace but PID 1 itself.
+      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : 1;
+      core.kill(-1, signum);
+      return n;
+    }
+    const targets = new Set<number>();
+    if (procIsOurs()) for (const p of descendantsOf(process.pid)) targets.add(p.pid);
+    for (const pid of targets) core.kill(pid, signum);
+    if (child !== undefined && child.group) core.kill(-child.pgid, signum);
+    return targets.size;
+  }
+
+  /** Transition → exited. */
+  private finish(): void {
+    if (this.state === 'exited') return;
+    this.state = 'exited';
+    clearTimeout(this.drainTimer);
+    const status = this.child!.exitStatus!;
+    const code = remapStatus(status.status, this.o.expectExit);
+    this.log.info('exit', this.timeline(status, code));
+    this.finishResolve(code);
+  }
+
+  /** One summary line: what came, what was done, how the child ended, how long it took. */
+  private timeline(status: ExitStatus, code: number): string {
+    const parts: string[] = [];
+    const t = (at: number): string => `${((at - this.startedAt) / 1000).toFixed(3)} s`;
+    if (this.stopSignalAt !== undefined) parts.push(`${this.stopSignal} received and forwarded at ${t(this.stopSignalAt)}`);
+    if (this.escalatedAt !== undefined) parts.push(`SIGKILL after the grace period at ${t(this.escalatedAt)}`);
+    parts.push(`child ended ${describeStatus(status)}`);
+    if (this.stopSignalAt !== undefined) parts.push(`stop took ${((Date.now() - this.stopSignalAt) / 1000).toFixed(3)} s`);
+    parts.push(`tsinit exits ${code}${code !== status.status ? ' (--expect-exit)' : ''}`);
+    return parts.join('; ');
+  }
+}

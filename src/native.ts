@@ -1,0 +1,62 @@
+/**
+ * Loads the native core and describes it. Only this module touches the
+ * addon's raw functions; everything it is given has been validated by the
+ * TypeScript layer, so the native side stays dumb.
+ * @internal
+ * @module
+ */
+import * as path from 'node:path';
+
+/** One wait status: kind 0 exited (value = code), 1 killed, 2 stopped, 3 continued (value = signal). */
+export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
+
+/** The addon's functions, exactly as native/tsinit.cc exports them. */
+export interface NativeCore {
+  spawn(file: string, argv: string[], envp: string[], cwd: string | null, pgroup: boolean,
+    foreground: boolean, stdio: [number, number, number]): number;
+  setSignalHandler(fn: (signum: number) => void): void;
+  watchSignal(signum: number, keepAlive: boolean): void;
+  unwatchSignal(signum: number): void;
+  reapAny(): { events: number[]; more: boolean };
+  reapPid(pid: number, withStops: boolean): RawWait | null | undefined;
+  libuvChildPids(): number[];
+  setSubreaper(on: boolean): void;
+  isSubreaper(): boolean;
+  setPdeathsig(signum: number, expectedParent: number): boolean;
+  getpgid(pid: number): number;
+  tcgetpgrp(fd: number): number;
+  tcsetpgrp(fd: number, pgid: number): boolean;
+  kill(pid: number, signum: number): number;
+  execve(file: string, argv: string[], envp: string[]): never;
+}
+
+let core: NativeCore | undefined;
+
+/** Error thrown when no native binary fits this platform; says what to do. */
+export class NativeLoadError extends Error {
+  readonly code = 'ERR_TSINIT_NATIVE';
+  constructor(cause: unknown) {
+    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    super(
+      `cannot load tsinit's native core for ${process.platform}-${process.arch} on Node ${process.versions.node}: ${why}. ` +
+      'No prebuilt binary fits this platform: install a compiler and rebuild it (Debian/Ubuntu: apt-get install -y g++ make python3; ' +
+      'Alpine: apk add build-base python3; then npm rebuild tsinit).',
+      { cause },
+    );
+    this.name = 'NativeLoadError';
+  }
+}
+
+/** The native core, loaded once (prebuild first, then a local build). */
+export function native(): NativeCore {
+  if (core === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const load = require('node-gyp-build') as (dir: string) => NativeCore;
+      core = load(path.join(__dirname, '..'));
+    } catch (err) {
+      throw new NativeLoadError(err);
+    }
+  }
+  return core;
+}

@@ -1,0 +1,114 @@
+/**
+ * Reading /proc: which processes exist, their parents, groups and states.
+ * Used at the end of life (who is left to stop) and for diagnosis.
+ * @module
+ */
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** One process as /proc/<pid>/stat describes it. */
+export interface ProcStat {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  /** One-letter state: R S D T t Z X I. */
+  state: string;
+  /** Executable name (comm), at most 15 characters. */
+  comm: string;
+}
+
+/**
+ * Parses the text of /proc/<pid>/stat. The comm field may hold spaces and
+ * parentheses, so fields are counted after the last ')'.
+ */
+export function parseStat(text: string): ProcStat | undefined {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  const rest = text.slice(close + 2).split(' ');
+  const pid = Number(text.slice(0, open).trim());
+  if (rest.length < 4 || !Number.isInteger(pid)) return undefined;
+  return {
+    pid,
+    comm: text.slice(open + 1, close),
+    state: rest[0]!,
+    ppid: Number(rest[1]),
+    pgid: Number(rest[2]),
+    sid: Number(rest[3]),
+  };
+}
+
+/** /proc/<pid>/stat of one process, or undefined when it is gone. */
+export function readStat(pid: number): ProcStat | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when /proc belongs to this process's PID namespace. Without its own
+ * /proc mount, a namespace's /proc/self names the host's pid instead.
+ */
+export function procIsOurs(): boolean {
+  try {
+    return readlinkSync('/proc/self') === String(process.pid);
+  } catch {
+    return false;
+  }
+}
+
+/** Every process visible in /proc (those that vanish while reading are skipped). */
+export function listProcesses(): ProcStat[] {
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  const out: ProcStat[] = [];
+  for (const name of names) {
+    if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
+    const st = readStat(Number(name));
+    if (st !== undefined) out.push(st);
+  }
+  return out;
+}
+
+/** The processes below `root` in the parent tree (root excluded), from one listing. */
+export function descendantsOf(root: number, all: readonly ProcStat[] = listProcesses()): ProcStat[] {
+  const byParent = new Map<number, ProcStat[]>();
+  for (const p of all) {
+    const siblings = byParent.get(p.ppid);
+    if (siblings === undefined) byParent.set(p.ppid, [p]);
+    else siblings.push(p);
+  }
+  const out: ProcStat[] = [];
+  const queue = [root];
+  const seen = new Set<number>([root]);
+  while (queue.length > 0) {
+    const pid = queue.shift()!;
+    for (const child of byParent.get(pid) ?? []) {
+      if (seen.has(child.pid)) continue;
+      seen.add(child.pid);
+      out.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return out;
+}
+
+/** The command line of a process, space-joined, or its comm in brackets. */
+export function readCmdline(pid: number): string | undefined {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (raw.length === 0) {
+      const st = readStat(pid);
+      return st === undefined ? undefined : `[${st.comm}]`;
+    }
+    return raw.replace(/\0+$/, '').split('\0').join(' ');
+  } catch {
+    return undefined;
+  }
+}
