@@ -1,0 +1,21 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { killAll, run } from './helpers';
+
+afterEach(killAll);
+
+describe('exit status', () => {
+  it('propagates the child exit code as PID 1', async () => {
+    const r = await run(['--', 'sh', '-c', 'exit 42']);
+    expect(r.code).toBe(42);
+  });
+  it('exits 128+N when the child is killed by signal N', async () => {
+    const r = await run(['sh', '-c', 'kill -USR2 $$']);
+    expect(r.code).toBe(128 + 12);
+  });
+  it('exits 127 with a one-line message when PROGRAM is not found', async () => {
+    const r = await run(['no-such-program-xyz'], { pid1: false });
+    expect(r.code).toBe(127);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('no-such-program-xyz');
+  });
+});

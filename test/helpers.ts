@@ -1,0 +1,128 @@
+/**
+ * Test harness: runs the real tsinit binary, as PID 1 of a fresh PID
+ * namespace (`unshare --pid --fork --mount-proc --kill-child`) or as an
+ * ordinary process, bounded in time, leaving nothing behind.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+
+export const ROOT = path.join(__dirname, '..');
+export const TSINIT = path.join(ROOT, 'bin', 'tsinit');
+
+export interface RunOptions {
+  /** Run as PID 1 of a new PID namespace (default true). */
+  pid1?: boolean;
+  env?: Record<string, string | undefined>;
+  /** Hard limit: the whole process group is SIGKILLed after this (default 20 s). */
+  timeoutMs?: number;
+  /** Written to tsinit's stdin, which is then closed. */
+  input?: string;
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+  /** Wall time from spawn to exit, ms. */
+  ms: number;
+}
+
+/** A running tsinit, for tests that interact with it before it exits. */
+export interface Running {
+  proc: ChildProcess;
+  /** Resolves when tsinit (and unshare) exited. */
+  result: Promise<RunResult>;
+  /** Text seen so far on stdout / stderr. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once `re` matches stdout+stderr, rejects after `ms`. */
+  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
+  /** Sends a signal to tsinit itself (inside the namespace: to PID 1, via its host pid). */
+  kill(sig: NodeJS.Signals | number): void;
+  /** The host pid of tsinit (the unshare's child when pid1). */
+  tsinitPid(): Promise<number>;
+}
+
+const live = new Set<ChildProcess>();
+
+/** Kills every process group a test started and did not see exit (call in afterEach). */
+export function killAll(): void {
+  for (const p of live) {
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }
+  live.clear();
+}
+
+/** Starts `tsinit ARGS` and returns a handle. */
+export function start(args: readonly string[], opts: RunOptions = {}): Running {
+  const pid1 = opts.pid1 ?? true;
+  const cmd = pid1 ? 'unshare' : TSINIT;
+  const argv = pid1 ? ['--pid', '--fork', '--mount-proc', '--kill-child', TSINIT, ...args] : [...args];
+  const env = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const t0 = Date.now();
+  const proc = spawn(cmd, argv, { env: env as NodeJS.ProcessEnv, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(proc);
+  let out = '';
+  let err = '';
+  let timedOut = false;
+  const waiters: Array<() => void> = [];
+  const notify = (): void => { for (const w of waiters.splice(0)) w(); };
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); notify(); });
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); notify(); });
+  if (opts.input !== undefined) proc.stdin!.end(opts.input);
+  else proc.stdin!.end();
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }, opts.timeoutMs ?? 20_000);
+  const result = new Promise<RunResult>((resolve) => {
+    proc.on('close', (code, signal) => {
+      clearTimeout(timer);
+      live.delete(proc);
+      // Whatever tsinit left in its group dies with the test.
+      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+      resolve({ code, signal, stdout: out, stderr: err, timedOut, ms: Date.now() - t0 });
+    });
+  });
+  const tsinitPid = async (): Promise<number> => {
+    if (!pid1) return proc.pid!;
+    const { readFileSync } = await import('node:fs');
+    for (let i = 0; i < 200; i++) {
+      try {
+        const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim();
+        if (children !== '') return Number(children.split(' ')[0]);
+      } catch { /* not yet */ }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error('tsinit did not start');
+  };
+  return {
+    proc,
+    result,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (re, ms = 10_000) => new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n--- stdout\n${out}\n--- stderr\n${err}`)), ms);
+      const check = (): void => {
+        const m = (out + err).match(re);
+        if (m !== null) { clearTimeout(deadline); resolve(m); } else waiters.push(check);
+      };
+      check();
+    }),
+    kill: (sig) => {
+      void tsinitPid().then((pid) => { try { process.kill(pid, sig); } catch { /* gone */ } });
+    },
+    tsinitPid,
+  };
+}
+
+/** Runs `tsinit ARGS` to completion. */
+export function run(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return start(args, opts).result;
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
