@@ -19,6 +19,7 @@ import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, t
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
 import { descendantsOf, listProcesses, procIsOurs } from './proc';
+import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName } from './signals';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
@@ -88,6 +89,7 @@ class Init {
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
     // and nothing sent to tsinit is lost; signals before the spawn are queued.
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
+    guardInspector(this.log);
     this.setUpProcess();
     claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
     if (!this.spawn()) return done;
