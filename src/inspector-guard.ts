@@ -31,9 +31,9 @@ function hasSocket(): boolean {
   return false;
 }
 
-/** Closes the inspector if it is open; returns true when it was. */
-export function closeStrayInspector(log: Logger): boolean {
-  if (!hasSocket()) return false;
+/** Closes the inspector if it is open; returns true when it was. `force` skips the cheap socket check. */
+export function closeStrayInspector(log: Logger, force = false): boolean {
+  if (!force && !hasSocket()) return false;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const inspector = require('node:inspector') as typeof import('node:inspector');
@@ -49,11 +49,17 @@ export function closeStrayInspector(log: Logger): boolean {
 }
 
 /**
- * Checks a few times during the first second: the inspector starts on the
- * event loop and listens from its own thread, so it can appear a little
- * after start-up. One-shot, unref'd timers: nothing runs once they are done.
+ * Node announces an inspector it opened on SIGUSR1 with an internal process
+ * event (for cluster workers); closing it right then leaves no window. The
+ * checks during the first second stay as a fallback, should a Node version
+ * stop announcing it: the inspector starts on the event loop and listens from
+ * its own thread, so it can appear a little after start-up. One-shot, unref'd
+ * timers: nothing runs once they are done.
  */
 export function guardInspector(log: Logger): void {
+  process.on('internalMessage' as 'message', (msg: unknown) => {
+    if ((msg as { cmd?: unknown } | null)?.cmd === 'NODE_DEBUG_ENABLED') closeStrayInspector(log, true);
+  });
   setImmediate(() => closeStrayInspector(log));
   for (const ms of [50, 250, 1000]) setTimeout(() => closeStrayInspector(log), ms).unref();
 }
