@@ -111,6 +111,7 @@ struct Addon : public Napi::Addon<Addon> {
         InstanceMethod("tcsetpgrp", &Addon::Tcsetpgrp),
         InstanceMethod("kill", &Addon::Kill),
         InstanceMethod("execve", &Addon::Execve),
+        InstanceMethod("pipe", &Addon::Pipe),
     });
   }
 
@@ -323,7 +324,23 @@ struct Addon : public Napi::Addon<Addon> {
     }
     SetRef(reinterpret_cast<uv_handle_t*>(&w->handle), keep_alive);
     watchers[signum] = w;
+    WidenSignalPipe();
     return env.Undefined();
+  }
+
+  // libuv's signal handler writes one 16-byte message per delivery into the
+  // loop's signal pipe and drops it when the pipe is full. Real-time signals
+  // queue in the kernel, so a burst while the loop is busy can overflow a
+  // small pipe (a root over pipe-user-pages-soft gets 2 pages). A larger
+  // pipe costs nothing until it fills.
+  bool pipe_widened = false;
+  void WidenSignalPipe() {
+    if (pipe_widened || loop->signal_pipefd[1] < 0) return;
+    pipe_widened = true;
+    // Best effort, largest first: unprivileged callers are capped by pipe-max-size.
+    for (int size : {1 << 20, 1 << 18, 1 << 16}) {
+      if (fcntl(loop->signal_pipefd[1], F_SETPIPE_SZ, size) >= 0) break;
+    }
   }
 
   Napi::Value WatchSigpipe(Napi::Env env, bool keep_alive) {
@@ -550,6 +567,21 @@ struct Addon : public Napi::Addon<Addon> {
     execve(path.c_str(), argv.data(), envp.data());
     ErrnoError(env, errno, "execve", path).ThrowAsJavaScriptException();
     return env.Undefined();
+  }
+
+  // pipe() -> [readFd, writeFd], both close-on-exec (spawn dup2s the child's
+  // end onto 0..2, which clears the flag there only).
+  Napi::Value Pipe(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      ErrnoError(env, errno, "pipe2").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    Napi::Array arr = Napi::Array::New(env, 2);
+    arr.Set(0u, Napi::Number::New(env, fds[0]));
+    arr.Set(1u, Napi::Number::New(env, fds[1]));
+    return arr;
   }
 };
 

@@ -20,8 +20,9 @@ const SIGCHLD = 17;
 
 /** A decoded wait status. */
 export interface WaitEvent {
-  kind: 'exited' | 'killed' | 'stopped' | 'continued';
-  /** Exit code for 'exited', signal number otherwise. */
+  /** 'lost': another waitpid in this process reaped it first; its status is unknown. */
+  kind: 'exited' | 'killed' | 'stopped' | 'continued' | 'lost';
+  /** Exit code for 'exited', signal number for 'killed'/'stopped'/'continued', 0 for 'lost'. */
   value: number;
 }
 
@@ -61,7 +62,7 @@ export function own(pid: number, handler: Handler): void {
 
 function deliver(pid: number, ev: WaitEvent): void {
   const handler = owned.get(pid);
-  if (ev.kind === 'exited' || ev.kind === 'killed') owned.delete(pid);
+  if (ev.kind === 'exited' || ev.kind === 'killed' || ev.kind === 'lost') owned.delete(pid);
   if (handler !== undefined) handler(ev);
   else exclusive?.onOrphan(pid, ev);
 }
@@ -101,7 +102,7 @@ export function sweep(): void {
     }
     if (r === undefined && owned.has(pid)) {
       // Someone else reaped it (another addon's waitpid): report it lost rather than hang.
-      owned.delete(pid);
+      deliver(pid, { kind: 'lost', value: 0 });
     }
   }
   updateKeepAlive();

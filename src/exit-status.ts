@@ -34,6 +34,11 @@ export function killedBy(signum: number): ExitStatus {
   return { code: null, signal: signalName(signum), status: (128 + signum) & 0xff };
 }
 
+/** Status of a child whose exit status was taken by another waitpid in this process: unknown, reported as 255. */
+export function lostStatus(): ExitStatus {
+  return { code: null, signal: null, status: 255 };
+}
+
 /** Applies `--expect-exit`: a status listed in `expected` becomes 0. */
 export function remapStatus(status: number, expected: ReadonlySet<number>): number {
   return expected.has(status) ? 0 : status;
@@ -42,5 +47,6 @@ export function remapStatus(status: number, expected: ReadonlySet<number>): numb
 /** Human meaning of a status: `exit 143 = killed by SIGTERM`, `exit 0`. */
 export function describeStatus(s: ExitStatus): string {
   if (s.signal !== null) return `exit ${s.status} = killed by ${s.signal}`;
+  if (s.code === null) return `exit ${s.status} = status unknown (reaped elsewhere)`;
   return `exit ${s.status}`;
 }

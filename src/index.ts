@@ -1,10 +1,35 @@
 /**
- * tsinit as a library: supervised children, signal forwarding and the init
- * itself, for Node programs that supervise workers or run as PID 1.
+ * tsinit as a library: supervised children, signal forwarding and a safe
+ * reaper, for Node programs that supervise workers or run as PID 1.
+ *
+ * - {@link spawn} starts a child with the init's semantics and returns a
+ *   {@link Supervised} (stop with a grace deadline, exact exit status).
+ * - {@link forwardSignals} forwards this process's signals to supervised children.
+ * - {@link startReaper} reaps orphaned zombies without ever taking a child that
+ *   child_process, worker_threads or a Supervised owns.
+ * - `tsinit/register` does the PID 1 chores in one import.
  * @module
  */
-export { spawnSupervised as spawn, Supervised, SpawnError, type SpawnOptions, type StdioOption, type SupervisedState, type SupervisedEvents } from './supervisor';
+import { signalTable } from './signals';
+
+export {
+  spawn, Supervised, SpawnError, PIPE_LINGER_MS,
+  type SpawnOptions, type StdioOption, type SupervisedState, type SupervisedEvents,
+} from './supervisor';
+export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './forward';
+export {
+  startReaper, Reaper, isPid1, setSubreaper, isSubreaper,
+  type ReaperOptions, type ReapEvent, type ReaperEvents,
+} from './reaper';
 export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
 export { runInit } from './init';
 export { parseCommandLine, UsageError, type CliOptions } from './options';
+
+/**
+ * Signal names to numbers on Linux, real-time signals included
+ * (`SIGTERM` → 15, `SIGRTMIN` → 34, `SIGRTMIN+3` → 37, `SIGRTMAX-1` → 63).
+ * For the other direction use {@link signalName}; to parse user input
+ * (`term`, `15`, `RTMIN+3`) use {@link parseSignal}.
+ */
+export const signals: Readonly<Record<string, number>> = Object.freeze(signalTable());

@@ -21,8 +21,10 @@ import type { CliOptions } from './options';
 import { descendantsOf, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
-import { forwardableSignals, signalName } from './signals';
+import { forwardableSignals, signalName, toSignalNumber } from './signals';
+import { StopReport } from './stop-report';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
+import { terminationLogPath } from './termination-log';
 
 const SIGINT = 2;
 const SIGKILL = 9;
@@ -72,10 +74,11 @@ class Init {
   private drainTimer: NodeJS.Timeout | undefined;
   private killedLeftovers = false;
   private finishResolve!: (status: number) => void;
-  private readonly startedAt = Date.now();
   private stopSignalAt: number | undefined;
-  private stopSignal: string | undefined;
-  private escalatedAt: number | undefined;
+  /** Survivor diagnoses, the timeline line, the termination message. */
+  private report!: StopReport;
+  /** Survivors outside the child's group, to kill right after the group at escalation. */
+  private outsiders: Array<{ pid: number }> = [];
 
   constructor(
     private readonly o: CliOptions,
@@ -86,6 +89,10 @@ class Init {
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
+    this.report = new StopReport(this.log, {
+      self: process.pid, pid1: this.pid1, grace: this.o.grace,
+      terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
+    });
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
     // and nothing sent to tsinit is lost; signals before the spawn are queued.
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
@@ -133,12 +140,15 @@ class Init {
         group: o.group,
         foreground: this.foreground,
         rewrite: o.rewrite,
+        dump: o.dumpSignal === null ? undefined : { signal: o.dumpSignal, seconds: o.dumpSeconds },
       });
     } catch (err) {
       const e = err as SpawnError;
       log.error('spawn-error', e.message, { code: e.code, program: file });
       this.state = 'exited';
-      this.finishResolve(e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE);
+      const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+      this.report.finishWithoutChild(e.message, code);
+      this.finishResolve(code);
       return false;
     }
     const child = this.child;
@@ -147,6 +157,10 @@ class Init {
     log.info('spawn', `started ${file} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
       { pid: child.pid, pgid: child.pgid });
     child.on('stopped', (sig) => this.onChildStopped(sig));
+    this.report.setGroup(child.group ? child.pgid : undefined);
+    child.on('stopping', (info) => this.onStopping(info.signal, info.deadline));
+    child.on('dump', (info) => this.onDump(info.signal, info.seconds));
+    child.on('escalating', () => this.onEscalating());
     child.on('escalated', () => this.onEscalated());
     child.on('exit', (status) => this.onChildExit(status));
     return true;
@@ -168,12 +182,15 @@ class Init {
       // `fg` gave tsinit the terminal back: hand it on to the child's group.
       this.core.tcsetpgrp(0, child.pgid);
     }
-    if ((signum === SIGTERM || signum === SIGINT) && this.stopSignalAt === undefined) {
+    log.debug('signal', `received ${name}`, { signal: name });
+    const stop = signum === SIGTERM || signum === SIGINT;
+    if (stop && this.stopSignalAt === undefined) {
       this.stopSignalAt = Date.now();
-      this.stopSignal = name;
+      this.report.signalReceived(name, this.stopSignalAt);
     }
     const sent = child.forward(signum);
     const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
+    if (stop) this.report.forwarded(sent === 0 ? null : signalName(sent), target);
     if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
     else log.info('forward', `received ${name}: sent ${signalName(sent)} to ${target}`, { signal: name, sent: signalName(sent), target: child.group ? -child.pgid : child.pid });
     if (JOB_STOP.has(signum) && !this.foreground && !this.pid1) {
@@ -188,10 +205,34 @@ class Init {
     if (this.foreground && !this.pid1) this.core.kill(process.pid, SIGSTOP);
   }
 
-  private onEscalated(): void {
+  /** The child's Supervised went running → stopping: diagnose survivors while the grace runs. */
+  private onStopping(signal: string, deadline: number): void {
     const child = this.child!;
-    this.escalatedAt = Date.now();
-    this.log.warn('escalate', `child still running ${this.o.grace} s after ${this.stopSignal ?? 'the stop signal'}: sent SIGKILL to ${child.group ? `process group ${child.pgid}` : `pid ${child.pid}`}`);
+    const target = child.group
+      ? { kind: 'group' as const, pgid: child.pgid, sid: StopReport.sessionOf(child.pid) ?? StopReport.sessionOf(process.pid) }
+      : { kind: 'pid' as const, pid: child.pid };
+    this.report.stopping(toSignalNumber(signal), target, deadline);
+  }
+
+  /** Grace deadline with --dump: the dump signal goes to the survivors (the group gets it from the Supervised). */
+  private onDump(signal: string, seconds: number): void {
+    const signum = toSignalNumber(signal);
+    for (const s of this.report.dumping(signal, seconds)) {
+      if (s.cause !== 'zombie' && !this.report.reached(s)) this.core.kill(s.pid, signum);
+    }
+  }
+
+  /** SIGKILL is about to go to the child's group: list the survivors; those outside it are killed right after. */
+  private onEscalating(): void {
+    const child = this.child!;
+    const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
+    this.outsiders = this.report.escalating(target).filter((s) => s.cause !== 'zombie' && !this.report.reached(s));
+  }
+
+  /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them). */
+  private onEscalated(): void {
+    for (const s of this.outsiders.splice(0)) this.core.kill(s.pid, SIGKILL);
+    this.log.debug('escalate', `SIGKILL sent to the child's ${this.child!.group ? `process group ${this.child!.pgid}` : `pid ${this.child!.pid}`}`);
   }
 
   private onOrphan(pid: number, ev: WaitEvent): void {
@@ -203,6 +244,7 @@ class Init {
   /** Transition running → draining: the main child was reaped. */
   private onChildExit(status: ExitStatus): void {
     this.state = 'draining';
+    this.report.childExited(this.child!.pid, status);
     this.log.info('exit', `child pid ${this.child!.pid} ended: ${describeStatus(status)}`, { status: status.status, code: status.code, signal: status.signal });
     if (this.foreground && this.core.tcgetpgrp(0) === this.child!.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
   }
@@ -223,6 +265,7 @@ class Init {
     const n = this.signalLeftovers(SIGTERM);
     this.signalLeftovers(SIGCONT);
     this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    this.report.drainStarted(n, remaining);
     this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
   }
 
@@ -230,10 +273,10 @@ class Init {
   private killLeftovers(): void {
     this.killedLeftovers = true;
     clearTimeout(this.drainTimer);
-    const n = this.signalLeftovers(SIGKILL);
-    if (n > 0) this.log.warn('escalate', `${n} process(es) outlived the grace period after the child exited: sent SIGKILL`);
+    this.report.drainKilling(); // logs who is left, and why, before they go
+    this.signalLeftovers(SIGKILL);
     this.drainTimer = setTimeout(() => {
-      this.log.warn('exit', 'processes left after SIGKILL did not go away (uninterruptible sleep?); exiting anyway');
+      this.report.stuckAfterKill(AFTER_KILL_MS);
       this.finish();
     }, AFTER_KILL_MS);
   }
@@ -247,11 +290,13 @@ class Init {
       core.kill(-1, signum);
       return n;
     }
-    const targets = new Set<number>();
-    if (procIsOurs()) for (const p of descendantsOf(process.pid)) targets.add(p.pid);
-    for (const pid of targets) core.kill(pid, signum);
-    if (child !== undefined && child.group) core.kill(-child.pgid, signum);
-    return targets.size;
+    // The child's group in one kill, then each other descendant: every process gets the signal once
+    // (a second SIGTERM means "hurry up" to many programs).
+    const group = child !== undefined && child.group ? child.pgid : undefined;
+    if (group !== undefined) core.kill(-group, signum);
+    const descendants = procIsOurs() ? descendantsOf(process.pid) : [];
+    for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
+    return descendants.length;
   }
 
   /** Transition → exited. */
@@ -261,19 +306,9 @@ class Init {
     clearTimeout(this.drainTimer);
     const status = this.child!.exitStatus!;
     const code = remapStatus(status.status, this.o.expectExit);
-    this.log.info('exit', this.timeline(status, code));
+    this.report.disarm();
+    this.report.finish(this.o.command[0]!, status, code, code !== status.status);
     this.finishResolve(code);
   }
 
-  /** One summary line: what came, what was done, how the child ended, how long it took. */
-  private timeline(status: ExitStatus, code: number): string {
-    const parts: string[] = [];
-    const t = (at: number): string => `${((at - this.startedAt) / 1000).toFixed(3)} s`;
-    if (this.stopSignalAt !== undefined) parts.push(`${this.stopSignal} received and forwarded at ${t(this.stopSignalAt)}`);
-    if (this.escalatedAt !== undefined) parts.push(`SIGKILL after the grace period at ${t(this.escalatedAt)}`);
-    parts.push(`child ended ${describeStatus(status)}`);
-    if (this.stopSignalAt !== undefined) parts.push(`stop took ${((Date.now() - this.stopSignalAt) / 1000).toFixed(3)} s`);
-    parts.push(`tsinit exits ${code}${code !== status.status ? ' (--expect-exit)' : ''}`);
-    return parts.join('; ');
-  }
 }

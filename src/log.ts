@@ -4,7 +4,7 @@
  * PID 1: a closed or broken stderr only loses the line.
  * @module
  */
-import { writeSync } from 'node:fs';
+import { constants as fsConstants, fstatSync, openSync, writeSync } from 'node:fs';
 import type { LogFormat } from './options';
 
 /** Severity; a line is written when its level is at most the verbosity. */
@@ -28,6 +28,13 @@ export class Logger {
     public format: LogFormat = 'human',
     private readonly fd: number = 2,
   ) {}
+
+  /** The descriptor actually written (see `target`), once chosen. */
+  private out: number | undefined;
+  /** Lines lost to a full pipe since the last successful write. */
+  private dropped = 0;
+  /** The last line was cut short: start the next one on a fresh line. */
+  private broken = false;
 
   /** True when a line at `level` would be written. */
   enabled(level: Level): boolean {
@@ -59,11 +66,54 @@ export class Logger {
     }
   }
 
+  /**
+   * The descriptor lines go to. A pipe or a terminal is opened anew through
+   * /proc/self/fd: a new open file description of the same pipe, so
+   * O_NONBLOCK applies to tsinit's writes only, never to the child's shared
+   * stderr. A full pipe (a stalled log reader) then costs lines, not PID 1's
+   * liveness. Files, sockets and anything that can't be reopened keep `fd`.
+   */
+  private target(): number {
+    if (this.out !== undefined) return this.out;
+    this.out = this.fd;
+    try {
+      const st = fstatSync(this.fd);
+      if (st.isFIFO() || st.isCharacterDevice()) {
+        this.out = openSync(`/proc/self/fd/${this.fd}`,
+          fsConstants.O_WRONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY); // libuv adds O_CLOEXEC
+      }
+    } catch {
+      // keep writing to fd itself
+    }
+    return this.out;
+  }
+
   private write(line: string): void {
     try {
-      writeSync(this.fd, line);
+      const fd = this.target();
+      let text = line;
+      if (this.dropped > 0) text = `${this.droppedNotice()}${text}`;
+      if (this.broken) text = `\n${text}`; // end the line cut short first
+      const buf = Buffer.from(text, 'utf8');
+      let off = 0;
+      try {
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+        this.dropped = 0;
+        this.broken = false;
+      } catch (err) {
+        // EAGAIN: the reader is behind. Drop the line rather than wait.
+        if (off > 0) this.broken = true;
+        if ((err as { code?: string }).code === 'EAGAIN') this.dropped++;
+      }
     } catch {
-      // EPIPE, EBADF, EAGAIN: the line is lost, PID 1 lives on.
+      // EPIPE, EBADF: the line is lost, PID 1 lives on.
     }
+  }
+
+  private droppedNotice(): string {
+    const msg = `${this.dropped} log line(s) dropped: stderr was full`;
+    return this.format === 'json'
+      ? JSON.stringify({ ts: new Date().toISOString(), level: 'warn', event: 'log-dropped', msg, dropped: this.dropped }) + '\n'
+      : `tsinit: warning: ${msg}\n`;
   }
 }

@@ -4,18 +4,22 @@
  * A {@link Supervised} child moves through named states:
  *
  *   running ──stop signal──▶ stopping (deadline armed) ──deadline──▶ killing ──▶ exited
+ *                                 └──deadline, `dump` set──▶ dumping ──seconds──┘
  *      └──────────────────────────── exits on its own ──────────────────────────▶ exited
  *
- * `beginStop` is the transition into `stopping`, `escalate` the one into
- * `killing`, `onExit` the one into `exited`.
+ * `beginStop` is the transition into `stopping`, `onDeadline` the one into
+ * `dumping` (or straight on), `escalate` the one into `killing`, `onExit`
+ * the one into `exited`.
  * @module
  */
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, statSync, openSync, closeSync } from 'node:fs';
+import { Socket } from 'node:net';
 import * as path from 'node:path';
+import { finished, type Readable, type Writable } from 'node:stream';
 import { native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
-import { exitedWith, killedBy, type ExitStatus } from './exit-status';
+import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
 import { signalName, toSignalNumber, type SignalLike } from './signals';
 
 const SIGINT = 2;
@@ -23,8 +27,12 @@ const SIGKILL = 9;
 const SIGTERM = 15;
 const SIGCONT = 18;
 
-/** How one of the child's standard streams is connected. */
-export type StdioOption = 'inherit' | 'ignore';
+/**
+ * How one of the child's standard streams is connected: 'inherit' shares
+ * this process's, 'ignore' connects /dev/null, 'pipe' makes a pipe whose
+ * other end appears as {@link Supervised.stdin}, `stdout` or `stderr`.
+ */
+export type StdioOption = 'inherit' | 'ignore' | 'pipe';
 
 /** Options of {@link spawn}. */
 export interface SpawnOptions {
@@ -44,10 +52,15 @@ export interface SpawnOptions {
   rewrite?: Readonly<Record<string, SignalLike>> | ReadonlyMap<number, number>;
   /** Signal that {@link Supervised.stop} sends first. Default SIGTERM. */
   killSignal?: SignalLike;
+  /**
+   * At the grace deadline, send `signal` first (e.g. SIGQUIT for a thread
+   * dump), wait `seconds` (default 2), then SIGKILL. Default: SIGKILL at once.
+   */
+  dump?: { signal: SignalLike; seconds?: number };
 }
 
 /** States of a supervised child. */
-export type SupervisedState = 'running' | 'stopping' | 'killing' | 'exited';
+export type SupervisedState = 'running' | 'stopping' | 'dumping' | 'killing' | 'exited';
 
 /** Error of a child that could not be started; `code` is the errno name (ENOENT, EACCES, ...). */
 export class SpawnError extends Error {
@@ -157,6 +170,13 @@ export interface SupervisedEvents {
   exit: [status: ExitStatus];
   /** A stop began: the stop signal was sent and the grace deadline armed. */
   stopping: [info: { signal: string; deadline: number }];
+  /**
+   * The grace deadline passed and the `dump` signal is about to go to the
+   * group (emitted just before it is sent); SIGKILL follows after `seconds`.
+   */
+  dump: [info: { signal: string; seconds: number; after: number }];
+  /** SIGKILL is about to go to the group (emitted just before it is sent: the survivors are still there to look at). */
+  escalating: [info: { signal: 'SIGKILL'; after: number }];
   /** The grace deadline passed: SIGKILL went to the group. */
   escalated: [info: { signal: 'SIGKILL'; after: number }];
   /** The child was stopped (job control) by this signal. */
@@ -165,14 +185,43 @@ export interface SupervisedEvents {
   continued: [];
 }
 
-/** A child process started by {@link spawn} and supervised until it is reaped. */
+/**
+ * After the child is reaped, how long its `exit` waits at most for stdout and
+ * stderr pipes that are still open: another process (a grandchild) may hold
+ * their write ends. The streams themselves stay open and keep delivering.
+ */
+export const PIPE_LINGER_MS = 1000;
+
+/**
+ * A child process started by {@link spawn} and supervised until it is reaped.
+ *
+ * Order of events at the end: the child is reaped (`state` becomes
+ * 'exited'), then its stdout and stderr pipes end (every byte it wrote has
+ * been delivered to their consumers), then `exit` is emitted and `exited`
+ * resolves. A pipe nobody ever read from is not waited for, and one held
+ * open by another process delays `exit` by at most {@link PIPE_LINGER_MS}.
+ */
 export class Supervised extends EventEmitter<SupervisedEvents> {
-  /** The child's pid. */
+  /** The child's pid; 0 when the program could not be started (then `exited` rejects). */
   readonly pid: number;
-  /** The process group signals go to (the child's own when `group`, else this process's). */
+  /** The process group signals go to (the child's own when `group`, else this process's); 0 when not started. */
   readonly pgid: number;
-  /** Resolves when the child is reaped. */
+  /**
+   * Resolves with the exit status once the child is reaped and its output
+   * pipes have ended. Rejects with a {@link SpawnError} (`code` ENOENT,
+   * EACCES, ...) when the program could not be started.
+   */
   readonly exited: Promise<ExitStatus>;
+  /**
+   * The child's stdin when `stdio[0]` is 'pipe', else null. As with
+   * child_process, a write after the child closed its end fails with EPIPE
+   * (an 'error' event: listen for it if that can happen).
+   */
+  readonly stdin: Writable | null;
+  /** The child's stdout when `stdio[1]` is 'pipe', else null. */
+  readonly stdout: Readable | null;
+  /** The child's stderr when `stdio[2]` is 'pipe', else null. */
+  readonly stderr: Readable | null;
   /** Whether signals go to the whole group. */
   readonly group: boolean;
   /** Seconds from stop signal to SIGKILL. */
@@ -186,15 +235,31 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   private stopDeadline: number | undefined;
   private readonly rewrite: Map<number, number>;
   private readonly killSignal: number;
+  private readonly dump: { signal: number; seconds: number } | undefined;
 
   /** @internal Use {@link spawn}. */
-  constructor(pid: number, opts: { group: boolean; grace: number; rewrite: Map<number, number>; killSignal: number }) {
+  constructor(pid: number, opts: {
+    group: boolean; grace: number; rewrite: Map<number, number>; killSignal: number;
+    /** Signal to send at the grace deadline, and seconds to wait before SIGKILL. */
+    dump?: { signal: number; seconds: number };
+    streams?: readonly [Writable | null, Readable | null, Readable | null];
+    /** The program could not be started: `exited` rejects with this. */
+    failure?: Error;
+  }) {
     super();
     this.pid = pid;
     this.group = opts.group;
     this.grace = opts.grace;
     this.rewrite = opts.rewrite;
     this.killSignal = opts.killSignal;
+    this.dump = opts.dump;
+    [this.stdin, this.stdout, this.stderr] = opts.streams ?? [null, null, null];
+    if (opts.failure !== undefined) {
+      this.pgid = 0;
+      this.stateName = 'exited';
+      this.exited = Promise.reject(opts.failure);
+      return;
+    }
     this.pgid = opts.group ? pid : native().getpgid(0);
     this.exited = new Promise((resolve) => { this.resolveExit = resolve; });
     own(pid, (ev) => this.onWait(ev));
@@ -230,8 +295,14 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
 
   /** Sends to the group or child; returns 0 or the errno. */
   private send(signum: number): number {
+    if (this.pid <= 0) return 3; // never started: nothing to signal (and never kill(0))
     if (this.stateName === 'exited' && !this.group) return 3; // ESRCH: never signal a recycled pid
-    return native().kill(this.group ? -this.pgid : this.pid, signum);
+    if (!this.group) return native().kill(this.pid, signum);
+    const rc = native().kill(-this.pgid, signum);
+    // The child left its group (setsid/setpgid) and took the group's last
+    // member with it: it must still get the signal.
+    if (rc === 3 && this.stateName !== 'exited') return native().kill(this.pid, signum);
+    return rc;
   }
 
   /**
@@ -272,17 +343,31 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.stateName = 'stopping';
     this.stopStartedAt = Date.now();
     this.stopDeadline = this.stopStartedAt + grace * 1000;
-    this.timer = setTimeout(() => this.escalate(), grace * 1000);
+    this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
     this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline });
   }
 
-  /** Transition stopping → killing: the grace deadline passed. */
+  /** The grace deadline passed: transition stopping → dumping when a dump signal is set, else escalate. */
+  private onDeadline(): void {
+    this.timer = undefined;
+    if (this.dump === undefined || this.stateName !== 'stopping') { this.escalate(); return; }
+    this.stateName = 'dumping';
+    const after = Date.now() - (this.stopStartedAt ?? Date.now());
+    this.emit('dump', { signal: signalName(this.dump.signal), seconds: this.dump.seconds, after });
+    if (this.stateName !== 'dumping') return; // a listener escalated, or the child was reaped meanwhile
+    this.send(this.dump.signal);
+    this.timer = setTimeout(() => this.escalate(), this.dump.seconds * 1000);
+  }
+
+  /** Transition stopping (or dumping) → killing: SIGKILL to the group. */
   escalate(): void {
     if (this.stateName === 'exited' || this.stateName === 'killing') return;
     this.stateName = 'killing';
     clearTimeout(this.timer);
     this.timer = undefined;
-    native().kill(this.group ? -this.pgid : this.pid, SIGKILL);
+    this.emit('escalating', { signal: 'SIGKILL', after: Date.now() - (this.stopStartedAt ?? Date.now()) });
+    this.send(SIGKILL);
+    if (this.group) native().kill(this.pid, SIGKILL); // also when it left its group
     this.emit('escalated', { signal: 'SIGKILL', after: Date.now() - (this.stopStartedAt ?? Date.now()) });
   }
 
@@ -290,19 +375,46 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   private onWait(ev: WaitEvent): void {
     if (ev.kind === 'stopped') { this.emit('stopped', signalName(ev.value)); return; }
     if (ev.kind === 'continued') { this.emit('continued'); return; }
-    const status = ev.kind === 'exited' ? exitedWith(ev.value) : killedBy(ev.value);
+    const status = ev.kind === 'exited' ? exitedWith(ev.value) : ev.kind === 'killed' ? killedBy(ev.value) : lostStatus();
     this.status = status;
     this.stateName = 'exited';
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.resolveExit(status);
-    this.emit('exit', status);
+    this.afterOutput(() => {
+      this.resolveExit(status);
+      this.emit('exit', status);
+    });
+  }
+
+  /**
+   * Runs `fn` once stdout and stderr have ended (synchronously when there is
+   * no pipe to wait for). Pipes never read from are not waited for; pipes
+   * still open {@link PIPE_LINGER_MS} after the reap no longer hold `fn` back.
+   */
+  private afterOutput(fn: () => void): void {
+    const waiting = [this.stdout, this.stderr].filter((s): s is Readable =>
+      s !== null && !s.readableEnded && !s.destroyed && s.readableFlowing !== null);
+    if (waiting.length === 0) { fn(); return; }
+    let left = waiting.length;
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(linger);
+      fn();
+    };
+    const linger = setTimeout(finish, PIPE_LINGER_MS);
+    for (const s of waiting) {
+      finished(s, { writable: false }, () => { if (--left === 0) finish(); });
+    }
   }
 }
 
 /** Normalised request for {@link spawnSupervised}. */
 export function normaliseSpawn(command: string, args: readonly string[], options: SpawnOptions): {
   req: NativeSpawn; grace: number; rewrite: Map<number, number>; killSignal: number;
+  /** The three stdio modes; 'pipe' entries have fd -1 in `req.stdio` until the pipes exist. */
+  modes: readonly [StdioOption, StdioOption, StdioOption];
 } {
   if (typeof command !== 'string' || command === '') throw new TypeError('command must be a non-empty string');
   if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('args must be an array of strings');
@@ -313,10 +425,12 @@ export function normaliseSpawn(command: string, args: readonly string[], options
   const stdio = typeof options.stdio === 'string' || options.stdio === undefined
     ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] as const
     : options.stdio;
+  if (!Array.isArray(stdio) || stdio.length !== 3) throw new TypeError("stdio must be 'inherit', 'ignore', 'pipe' or an array of three of them");
   const fds = stdio.map((s, i) => {
     if (s === 'inherit') return i;
     if (s === 'ignore') return devNullFd();
-    throw new TypeError(`stdio[${i}] must be 'inherit' or 'ignore', got ${JSON.stringify(s)}`);
+    if (s === 'pipe') return -1;
+    throw new TypeError(`stdio[${i}] must be 'inherit', 'ignore' or 'pipe', got ${JSON.stringify(s)}`);
   }) as [number, number, number];
   const group = options.group ?? true;
   for (const s of [command, ...args]) if (s.includes('\0')) throw new TypeError('command and args must not contain NUL bytes');
@@ -333,7 +447,18 @@ export function normaliseSpawn(command: string, args: readonly string[], options
     grace,
     rewrite: normaliseRewrite(options.rewrite),
     killSignal: toSignalNumber(options.killSignal ?? SIGTERM),
+    modes: [stdio[0], stdio[1], stdio[2]],
   };
+}
+
+/** Validates {@link SpawnOptions.dump}. */
+function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: number } | undefined {
+  if (d === undefined) return undefined;
+  const seconds = d.seconds ?? 2;
+  if (typeof seconds !== 'number' || !(seconds >= 0) || !Number.isFinite(seconds)) {
+    throw new TypeError(`dump.seconds must be a number of seconds >= 0, got ${String(d.seconds)}`);
+  }
+  return { signal: toSignalNumber(d.signal), seconds };
 }
 
 /**
@@ -342,10 +467,76 @@ export function normaliseSpawn(command: string, args: readonly string[], options
  * @throws {TypeError} on invalid options.
  */
 export function spawnSupervised(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Supervised {
-  const { req, grace, rewrite, killSignal } = normaliseSpawn(command, args, options);
-  watchChildren(); // before the child exists, so its SIGCHLD cannot be missed
-  const pid = nativeSpawn(req);
-  return new Supervised(pid, { group: req.group, grace, rewrite, killSignal });
+  const { req, grace, rewrite, killSignal, modes } = normaliseSpawn(command, args, options);
+  const dump = normaliseDump(options.dump);
+  const parentEnds: [number, number, number] = [-1, -1, -1];
+  const childEnds: number[] = [];
+  let pid: number;
+  try {
+    openPipes(modes, req.stdio, parentEnds, childEnds);
+    watchChildren(); // before the child exists, so its SIGCHLD cannot be missed
+    pid = nativeSpawn(req);
+  } catch (err) {
+    for (const fd of parentEnds) if (fd >= 0) closeSync(fd);
+    throw err;
+  } finally {
+    for (const fd of childEnds) closeSync(fd); // the child has its copies now
+  }
+  const streams = [
+    parentEnds[0] < 0 ? null : new Socket({ fd: parentEnds[0], readable: false, writable: true }),
+    parentEnds[1] < 0 ? null : new Socket({ fd: parentEnds[1], readable: true, writable: false }),
+    parentEnds[2] < 0 ? null : new Socket({ fd: parentEnds[2], readable: true, writable: false }),
+  ] as const;
+  return new Supervised(pid, { group: req.group, grace, rewrite, killSignal, streams, dump });
+}
+
+/** Makes a pipe for each 'pipe' stream: the child's end goes into `childFds`, this process's into `parentEnds`. */
+function openPipes(modes: readonly StdioOption[], childFds: [number, number, number], parentEnds: [number, number, number],
+  childEnds: number[]): void {
+  const core = native();
+  for (let i = 0; i < 3; i++) {
+    if (modes[i] !== 'pipe') continue;
+    let ends: [number, number];
+    try {
+      ends = core.pipe();
+    } catch (err) {
+      const e = err as { code?: string; errno?: number };
+      throw new SpawnError(`cannot create a pipe for the child's ${['stdin', 'stdout', 'stderr'][i]}: ${e.code ?? String(err)}`,
+        e.code ?? 'EUNKNOWN', '', e.errno, 'pipe2');
+    }
+    const [r, w] = ends;
+    childFds[i] = i === 0 ? r : w;
+    parentEnds[i] = i === 0 ? w : r;
+    childEnds.push(childFds[i]);
+  }
+}
+
+/**
+ * Starts `command` (resolved through PATH like execvp) as a supervised child
+ * with the init's child semantics: its own process group (unless `group` is
+ * false), every signal disposition default and an empty signal mask, the
+ * terminal's foreground when `foreground` is set.
+ *
+ * Unlike {@link spawnSupervised} it never throws for a program that cannot
+ * be started: the returned object's `exited` rejects with a
+ * {@link SpawnError} whose `code` is 'ENOENT' (not found) or 'EACCES' (not
+ * executable), and its `pid` is 0.
+ * @throws {TypeError} on invalid arguments or options (a programming error).
+ */
+export function spawn(command: string, args?: readonly string[], options?: SpawnOptions): Supervised;
+export function spawn(command: string, options?: SpawnOptions): Supervised;
+export function spawn(command: string, argsOrOptions?: readonly string[] | SpawnOptions, maybeOptions?: SpawnOptions): Supervised {
+  if (argsOrOptions !== undefined && typeof argsOrOptions !== 'object') throw new TypeError('args must be an array of strings');
+  const args = Array.isArray(argsOrOptions) ? argsOrOptions as readonly string[] : [];
+  const options = (Array.isArray(argsOrOptions) ? maybeOptions : argsOrOptions as SpawnOptions | undefined) ?? {};
+  try {
+    return spawnSupervised(command, args, options);
+  } catch (err) {
+    if (!(err instanceof SpawnError)) throw err;
+    return new Supervised(0, {
+      group: options.group ?? true, grace: options.grace ?? 30, rewrite: new Map(), killSignal: SIGTERM, failure: err,
+    });
+  }
 }
 
 /** Closes the shared /dev/null descriptor (tests and clean shutdown). @internal */

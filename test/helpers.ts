@@ -17,6 +17,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Written to tsinit's stdin, which is then closed. */
   input?: string;
+  /** A command that runs tsinit (it gets tsinit's path and ARGS appended), e.g. a wrapper that execs it with another signal state. */
+  wrap?: readonly string[];
 }
 
 export interface RunResult {
@@ -58,8 +60,9 @@ export function killAll(): void {
 /** Starts `tsinit ARGS` and returns a handle. */
 export function start(args: readonly string[], opts: RunOptions = {}): Running {
   const pid1 = opts.pid1 ?? true;
-  const cmd = pid1 ? 'unshare' : TSINIT;
-  const argv = pid1 ? ['--pid', '--fork', '--mount-proc', '--kill-child', TSINIT, ...args] : [...args];
+  const inner = [...(opts.wrap ?? []), TSINIT, ...args];
+  const cmd = pid1 ? 'unshare' : inner[0]!;
+  const argv = pid1 ? ['--pid', '--fork', '--mount-proc', '--kill-child', ...inner] : inner.slice(1);
   const env = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const t0 = Date.now();

@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+/*
+ * Measures the footprint levers side by side with bench/run.mjs variants:
+ *
+ *   node bench/levers.mjs path    start-up path: /bin/sh step, bundle, lazy
+ *                                 built-ins, direct addon load, V8 snapshot
+ *   node bench/levers.mjs flags   node flags on the exec line
+ *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2)
+ *   node bench/levers.mjs list    print the variants and build what they need
+ *   ... --tree DIR                measure the tsinit in DIR (its bin/, dist/, build/)
+ *                                 instead of this checkout's
+ *   ... --freeze                  first copy this checkout (bin, tsc of src, the built
+ *                                 addon) to bench/results/tree and measure that, so
+ *                                 edits made meanwhile do not mix into one run
+ *   ... --quick                   passed on to bench/run.mjs
+ *
+ * Experimental builds go to bench/results/levers/ (ignored): they stub or
+ * rewire modules to show what a source change would buy before anyone makes
+ * it. Nothing here is what tsinit ships.
+ */
+import { build } from 'esbuild';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.join(HERE, '..');
+const OUT = path.join(HERE, 'results', 'levers');
+const NODE = process.execPath;
+mkdirSync(OUT, { recursive: true });
+
+const [group = 'list', ...rest] = process.argv.slice(2);
+let TREE = ROOT;
+const treeAt = rest.indexOf('--tree');
+if (treeAt >= 0) { TREE = path.resolve(rest[treeAt + 1]); rest.splice(treeAt, 2); }
+const freezeAt = rest.indexOf('--freeze');
+if (freezeAt >= 0) { rest.splice(freezeAt, 1); TREE = freeze(path.join(HERE, 'results', 'tree')); }
+const DIST = path.join(TREE, 'dist');
+
+function freeze(tree) {
+  rmSync(tree, { recursive: true, force: true });
+  mkdirSync(path.join(tree, 'build', 'Release'), { recursive: true });
+  for (const f of ['bin', 'package.json', 'LICENSE']) cpSync(path.join(ROOT, f), path.join(tree, f), { recursive: true });
+  cpSync(path.join(ROOT, 'build', 'Release', 'tsinit.node'), path.join(tree, 'build', 'Release', 'tsinit.node'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
+  execFileSync(NODE, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json'),
+    '--outDir', path.join(tree, 'dist')], { stdio: 'inherit' });
+  return tree;
+}
+
+/** A module that loads `mod` only when a property is first read. */
+const lazyModule = (mod) =>
+  `let m; const real = () => (m ??= require(${JSON.stringify(mod)}));\n` +
+  'module.exports = new Proxy({}, { get: (_, k) => real()[k], has: (_, k) => k in real() });\n';
+
+/**
+ * esbuild plugin for the "lean" experiment:
+ *  - node:net, node:stream load on first use (≡ importing them inside the
+ *    library-only functions that create pipes);
+ *  - node:tty's isatty answers true (≡ deleting `isatty(0) &&` in init.ts:
+ *    tcgetpgrp(0) already returns -1 on anything but a terminal);
+ *  - optionally node-gyp-build is replaced by a direct require of the local
+ *    build or the exact prebuild (≡ a fast path in src/native.ts).
+ */
+function leanPlugin({ fastAddon }) {
+  return {
+    name: 'lean',
+    setup(b) {
+      b.onResolve({ filter: /^node:(net|stream)$/ }, (a) =>
+        a.namespace === 'lazy' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy' });
+      b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({ contents: lazyModule(a.path), loader: 'js' }));
+      b.onResolve({ filter: /^node:tty$/ }, () => ({ path: 'tty', namespace: 'notty' }));
+      b.onLoad({ filter: /.*/, namespace: 'notty' }, () => ({ contents: 'exports.isatty = () => true;\n', loader: 'js' }));
+      if (fastAddon) {
+        b.onResolve({ filter: /^node-gyp-build$/ }, () => ({ path: 'ngb', namespace: 'fastaddon' }));
+        b.onLoad({ filter: /.*/, namespace: 'fastaddon' }, () => ({
+          loader: 'js',
+          // createRequire: inside a V8 start-up snapshot, require() knows built-ins only.
+          contents: `const fs = require('node:fs'), path = require('node:path');
+module.exports = function load(dir) {
+  const req = require('node:module').createRequire(path.join(dir, 'package.json'));
+  const local = path.join(dir, 'build', 'Release', 'tsinit.node');
+  if (fs.existsSync(local)) return req(local);
+  return req(path.join(dir, 'prebuilds', process.platform + '-' + process.arch, 'tsinit.glibc.node'));
+};
+`,
+        }));
+      }
+    },
+  };
+}
+
+async function bundle(outfile, { lean = false, fastAddon = false, snapshot = false } = {}) {
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: ['src/cli.ts'],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    keepNames: true,
+    legalComments: 'none',
+    logLevel: 'error',
+    // Outside dist/, so point __dirname back at it (package.json, addon).
+    define: { __dirname: JSON.stringify(DIST) },
+    plugins: lean ? [leanPlugin({ fastAddon })] : [],
+    footer: { js: snapshot ? '' : 'if (require.main === module) module.exports.main();' },
+  });
+  if (snapshot) {
+    // The snapshot builder runs the entry with require (built-ins only),
+    // __filename and __dirname, without module/exports.
+    const code = readFileSync(outfile, 'utf8');
+    writeFileSync(outfile,
+      'var module = { exports: {} }, exports = module.exports;\n' + code +
+      '\nrequire("v8").startupSnapshot.setDeserializeMainFunction(() => module.exports.main(process.argv.slice(1)));\n');
+  }
+  return outfile;
+}
+
+/** A one-function addon, exit(code) → _exit(2), standing in for one the native core could export. */
+function quickExitAddon() {
+  const src = path.join(OUT, 'qexit.c');
+  const out = path.join(OUT, 'qexit.node');
+  writeFileSync(src, `#include <node_api.h>
+#include <unistd.h>
+static napi_value Exit(napi_env env, napi_callback_info info) {
+  size_t argc = 1; napi_value argv[1]; int32_t code = 0;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc > 0) napi_get_value_int32(env, argv[0], &code);
+  _exit(code);
+  return NULL;
+}
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "exit", NAPI_AUTO_LENGTH, Exit, NULL, &fn);
+  napi_set_named_property(env, exports, "exit", fn);
+  return exports;
+}
+`);
+  const include = path.join(path.dirname(NODE), '..', 'include', 'node');
+  execFileSync('cc', ['-O2', '-shared', '-fPIC', `-I${include}`, '-o', out, src], { stdio: 'inherit' });
+  return out;
+}
+
+/** The bundle with main()'s final process.exit(code) replaced by _exit(code) (the addon loaded up front). */
+function quickExitBundle(bundled, addon) {
+  const code = readFileSync(bundled, 'utf8');
+  const needle = '.then((code) => process.exit(code));';
+  if (!code.includes(needle)) throw new Error(`cannot find "${needle}" in ${bundled}`);
+  const out = path.join(OUT, 'quick-exit.cjs');
+  writeFileSync(out, `const __qexit = require(${JSON.stringify(addon)}).exit;\n` +
+    code.replace(needle, '.then((code) => __qexit(code));'));
+  return out;
+}
+
+function snapshotBlob(entry, blob) {
+  const r = spawnSync(NODE, ['--snapshot-blob', blob, '--build-snapshot', entry], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`snapshot build failed: ${r.stderr}`);
+  return blob;
+}
+
+async function prepare() {
+  const launcher = path.join(OUT, 'launcher.cjs');
+  writeFileSync(launcher, `require(${JSON.stringify(path.join(DIST, 'cli.js'))}).main();\n`);
+  const bundled = await bundle(path.join(OUT, 'bundle.cjs'));
+  const lean = await bundle(path.join(OUT, 'lean.cjs'), { lean: true });
+  const leanFast = await bundle(path.join(OUT, 'lean-fast.cjs'), { lean: true, fastAddon: true });
+  const snapEntry = await bundle(path.join(OUT, 'snap-entry.cjs'), { lean: true, fastAddon: true, snapshot: true });
+  const blob = snapshotBlob(snapEntry, path.join(OUT, 'lean-fast.blob'));
+  const quickExit = quickExitBundle(bundled, quickExitAddon());
+  return { lean, leanFast, blob, bundled, quickExit, launcher };
+}
+
+function variants(b) {
+  if (group === 'path') {
+    return [
+      // bin/tsinit itself is the "tsinit" column.
+      ['no-sh', `${NODE} ${b.launcher} --`],                 // same JS, no /bin/sh step
+      ['bundle', `${NODE} ${b.bundled} --`],                 // dist/tsinit.cjs
+      ['lean', `${NODE} ${b.lean} --`],                       // + lazy net/stream, no tty
+      ['lean+addon', `${NODE} ${b.leanFast} --`],             // + direct addon load
+      ['snapshot', `${NODE} --snapshot-blob ${b.blob} --`],   // + V8 start-up snapshot
+    ];
+  }
+  if (group === 'flags') {
+    const on = (flags) => `${NODE} ${flags} ${b.launcher} --`.replace(/\s+/g, ' ');
+    return [
+      ['plain', on('')],
+      ['semi1', on('--max-semi-space-size=1')],
+      ['pool1', on('--v8-pool-size=1')],
+      ['1thread', on('--single-threaded')],
+      ['jitless', on('--jitless')],
+      ['old32', on('--max-old-space-size=32')],
+      ['lite', on('--lite-mode')],
+      ['size', on('--optimize-for-size')],
+      ['combo', on('--max-semi-space-size=1 --single-threaded --max-old-space-size=32')],
+    ];
+  }
+  if (group === 'exit') {
+    return [
+      ['bundle', `${NODE} ${b.bundled} --`],
+      ['_exit', `${NODE} ${b.quickExit} --`],
+    ];
+  }
+  return [];
+}
+
+const built = await prepare();
+const vs = variants(built);
+if (group === 'list' || vs.length === 0) {
+  for (const g of ['path', 'flags', 'exit']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
+  process.stdout.write(`built: ${JSON.stringify(built, null, 1)}\n`);
+  process.exit(0);
+}
+const metrics = { path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', exit: 'launch' }[group];
+const args = [path.join(HERE, 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only', ['tsinit', 'tini', 'node -e 0', ...vs.map(([n]) => n)].join(','),
+  '--metrics', metrics, '--json', path.join(HERE, 'results', `levers-${group}.json`), ...rest];
+for (const [n, cmd] of vs) args.push('--variant', `${n}=${cmd}`);
+if (!existsSync(built.blob)) throw new Error('no snapshot blob');
+const r = spawnSync(NODE, args, { stdio: 'inherit' });
+process.exit(r.status ?? 1);

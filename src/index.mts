@@ -1,0 +1,19 @@
+/**
+ * ESM entry of `tsinit`: re-exports the CommonJS build, so that ESM and
+ * CommonJS users share one module instance (one reaper, one signal hub, one
+ * owner of waitpid). Keep this list equal to index.ts's exports (a test
+ * compares them).
+ * @module
+ */
+export {
+  spawn, Supervised, SpawnError, PIPE_LINGER_MS,
+  forwardSignals, DEFAULT_FORWARDED_SIGNALS,
+  startReaper, Reaper, isPid1, setSubreaper, isSubreaper,
+  signals, signalName, parseSignal, signalTable,
+  runInit, parseCommandLine, UsageError,
+} from './index.js';
+export type {
+  SpawnOptions, StdioOption, SupervisedState, SupervisedEvents,
+  ForwardOptions, ReaperOptions, ReapEvent, ReaperEvents,
+  ExitStatus, SignalLike, CliOptions,
+} from './index.js';

@@ -1,0 +1,6 @@
+/**
+ * ESM entry of `tsinit/register`: the same module instance as the CommonJS
+ * one, so importing both registers once.
+ * @module
+ */
+export { reaper } from './register.js';
