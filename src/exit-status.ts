@@ -5,7 +5,10 @@
  */
 import { signalName } from './signals';
 
-/** How a process ended. */
+/**
+ * How a process ended. Both `code` and `signal` are null only when another
+ * waitpid in this process took the status first (then `status` is 255).
+ */
 export interface ExitStatus {
   /** Exit code when it exited normally, else null. */
   code: number | null;

@@ -79,6 +79,20 @@ describe('exit status', () => {
   });
 });
 
+describe('a status taken by another waitpid', () => {
+  it('settles exited with status 255 (unknown) instead of hanging', async () => {
+    const { native } = await import('../src/native');
+    const s = start('sh', ['-c', 'exit 3']);
+    // Block the loop while the child exits, then take its status the way a
+    // careless addon would, before tsinit's SIGCHLD handler runs.
+    for (const until = Date.now() + 300; Date.now() < until;) { /* busy */ }
+    expect(native().reapPid(s.pid, false)).toEqual([0, 3]);
+    const status = await Promise.race([s.exited, new Promise((r) => setTimeout(() => r('pending'), 5000))]);
+    expect(status).toEqual({ code: null, signal: null, status: 255 });
+    expect(s.state).toBe('exited');
+  });
+});
+
 describe('stop()', () => {
   it('sends SIGTERM (then SIGCONT) and resolves with the exact status', async () => {
     const s = start('sleep', ['30']);
