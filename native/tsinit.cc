@@ -50,8 +50,10 @@ Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::s
   std::string msg = std::string(syscall) + " failed: " + strerror(err);
   if (!detail.empty()) msg += " (" + detail + ")";
   Napi::Error e = Napi::Error::New(env, msg);
-  const char* name = strerrorname_np(err);
-  e.Set("code", Napi::String::New(env, name ? name : "EUNKNOWN"));
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  // Elsewhere (musl) src/native.ts derives `code` from `errno`.
+  if (const char* name = strerrorname_np(err)) e.Set("code", Napi::String::New(env, name));
+#endif
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
   return e;

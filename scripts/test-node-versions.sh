@@ -17,8 +17,9 @@ while [ $# -gt 0 ] && [ "$1" != "--" ]; do versions+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 
 bins=("$(dirname "$(command -v node)")")
-mapfile -t fetched < <(node scripts/fetch-node.mjs "${versions[@]}") || exit 1
-bins+=("${fetched[@]}")
+fetched=$(node scripts/fetch-node.mjs "${versions[@]}") || { echo "test-node-versions: fetching Node failed" >&2; exit 1; }
+mapfile -t more <<<"$fetched"
+bins+=("${more[@]}")
 
 summary=()
 status=0

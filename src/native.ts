@@ -6,6 +6,7 @@
  * @module
  */
 import * as path from 'node:path';
+import { getSystemErrorName } from 'node:util';
 
 /** One wait status: kind 0 exited (value = code), 1 killed, 2 stopped, 3 continued (value = signal). */
 export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
@@ -61,4 +62,22 @@ export function native(): NativeCore {
     }
   }
   return core;
+}
+
+/**
+ * The errno name (`ENOENT`, ...) of an error the native core threw. The core
+ * names it itself where the C library can (glibc); elsewhere it is derived
+ * from the number here.
+ */
+export function errnoCode(err: unknown): string {
+  const e = err as { code?: unknown; errno?: unknown } | null;
+  if (typeof e?.code === 'string') return e.code;
+  if (typeof e?.errno === 'number' && e.errno > 0) {
+    try {
+      return getSystemErrorName(-e.errno);
+    } catch {
+      // an errno Node does not know
+    }
+  }
+  return 'EUNKNOWN';
 }

@@ -17,7 +17,7 @@ import { accessSync, constants as fsConstants, statSync, openSync, closeSync } f
 import { Socket } from 'node:net';
 import * as path from 'node:path';
 import { finished, type Readable, type Writable } from 'node:stream';
-import { native } from './native';
+import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
 import { signalName, toSignalNumber, type SignalLike } from './signals';
@@ -127,15 +127,14 @@ function nativeSpawn(req: NativeSpawn): number {
     try {
       return attempt(req.file, req.argv);
     } catch (err) {
-      if ((err as { code?: string }).code !== 'ENOEXEC') throw err;
+      if (errnoCode(err) !== 'ENOEXEC') throw err;
       const script = resolveInPath(req.file);
       if (script === undefined) throw err;
       return attempt('/bin/sh', ['/bin/sh', script, ...req.argv.slice(1)]);
     }
   } catch (err) {
-    const e = err as { code?: string; errno?: number };
-    const code = e.code ?? 'EUNKNOWN';
-    throw new SpawnError(describeSpawnError(req.file, code), code, req.file, e.errno);
+    const code = errnoCode(err);
+    throw new SpawnError(describeSpawnError(req.file, code), code, req.file, (err as { errno?: number }).errno);
   }
 }
 
@@ -500,9 +499,9 @@ function openPipes(modes: readonly StdioOption[], childFds: [number, number, num
     try {
       ends = core.pipe();
     } catch (err) {
-      const e = err as { code?: string; errno?: number };
-      throw new SpawnError(`cannot create a pipe for the child's ${['stdin', 'stdout', 'stderr'][i]}: ${e.code ?? String(err)}`,
-        e.code ?? 'EUNKNOWN', '', e.errno, 'pipe2');
+      const code = errnoCode(err);
+      throw new SpawnError(`cannot create a pipe for the child's ${['stdin', 'stdout', 'stderr'][i]}: ${code}`,
+        code, '', (err as { errno?: number }).errno, 'pipe2');
     }
     const [r, w] = ends;
     childFds[i] = i === 0 ? r : w;
