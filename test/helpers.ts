@@ -4,6 +4,7 @@
  * ordinary process, bounded in time, leaving nothing behind.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..');
@@ -57,6 +58,104 @@ export function killAll(): void {
   live.clear();
 }
 
+/** Options of {@link startBounded}. */
+export interface BoundedOptions {
+  cwd?: string;
+  /** The whole environment (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  /** Hard limit: the whole process group is SIGKILLed after this (default 20 s). */
+  timeoutMs?: number;
+  /** Written to stdin, which is then closed; without it stdin is closed at once unless `keepStdin`. */
+  input?: string;
+  /** Keep stdin open as a pipe (for {@link Bounded.send}). */
+  keepStdin?: boolean;
+}
+
+/** A command started by {@link startBounded}. */
+export interface Bounded {
+  proc: ChildProcess;
+  /** Resolves when the command exited and its output ended. */
+  result: Promise<RunResult>;
+  /** Text seen so far on stdout / stderr. */
+  stdout(): string;
+  stderr(): string;
+  /**
+   * Resolves once `re` matches the output so far (stdout+stderr, or stdout
+   * alone with `stdoutOnly`); rejects after `ms` or when the command ends first.
+   */
+  waitFor(re: RegExp, ms?: number, stdoutOnly?: boolean): Promise<RegExpMatchArray>;
+  /** Writes one line to stdin (needs `keepStdin`). */
+  send(line: string): void;
+}
+
+/**
+ * Starts `cmd argv` in a process group of its own, bounded in time: the whole
+ * group is SIGKILLed at the limit, when it ends, and by {@link killAll}.
+ */
+export function startBounded(cmd: string, argv: readonly string[], opts: BoundedOptions = {}): Bounded {
+  const t0 = Date.now();
+  const proc = spawn(cmd, argv, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+  live.add(proc);
+  let out = '';
+  let err = '';
+  let timedOut = false;
+  let ended = false;
+  const waiters: Array<() => void> = [];
+  const notify = (): void => { for (const w of waiters.splice(0)) w(); };
+  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); notify(); });
+  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); notify(); });
+  proc.stdin!.on('error', () => { /* the command may be gone */ });
+  if (opts.input !== undefined) proc.stdin!.end(opts.input);
+  else if (!opts.keepStdin) proc.stdin!.end();
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+  }, opts.timeoutMs ?? 20_000);
+  const result = new Promise<RunResult>((resolve) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      live.delete(proc);
+      // Whatever the command left in its group dies with the test.
+      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
+      notify();
+      resolve({ code, signal, stdout: out, stderr: err, timedOut, ms: Date.now() - t0 });
+    };
+    proc.on('error', (e) => { err += String(e); done(null, null); });
+    proc.on('close', done);
+  });
+  return {
+    proc,
+    result,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (re, ms = 10_000, stdoutOnly = false) => new Promise((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n--- stdout\n${out}\n--- stderr\n${err}`)), ms);
+      const check = (): void => {
+        const m = (stdoutOnly ? out : out + err).match(re);
+        if (m !== null) { clearTimeout(deadline); resolve(m); return; }
+        if (ended) { clearTimeout(deadline); reject(new Error(`ended before ${re} appeared:\n--- stdout\n${out}\n--- stderr\n${err}`)); return; }
+        waiters.push(check);
+      };
+      check();
+    }),
+    send: (line) => { proc.stdin!.write(`${line}\n`); },
+  };
+}
+
+/** The first child of `pid` as listed by the kernel (polls up to ~5 s). */
+export async function firstChildOf(pid: number, what = 'the process'): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    try {
+      const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+      if (children !== '') return Number(children.split(' ')[0]);
+    } catch { /* not yet */ }
+    await sleep(10);
+  }
+  throw new Error(`${what} did not start`);
+}
+
 /** Starts `tsinit ARGS` and returns a handle. */
 export function start(args: readonly string[], opts: RunOptions = {}): Running {
   const pid1 = opts.pid1 ?? true;
@@ -65,56 +164,14 @@ export function start(args: readonly string[], opts: RunOptions = {}): Running {
   const argv = pid1 ? ['--pid', '--fork', '--mount-proc', '--kill-child', ...inner] : inner.slice(1);
   const env = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const t0 = Date.now();
-  const proc = spawn(cmd, argv, { env: env as NodeJS.ProcessEnv, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
-  live.add(proc);
-  let out = '';
-  let err = '';
-  let timedOut = false;
-  const waiters: Array<() => void> = [];
-  const notify = (): void => { for (const w of waiters.splice(0)) w(); };
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); notify(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); notify(); });
-  if (opts.input !== undefined) proc.stdin!.end(opts.input);
-  else proc.stdin!.end();
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
-  }, opts.timeoutMs ?? 20_000);
-  const result = new Promise<RunResult>((resolve) => {
-    proc.on('close', (code, signal) => {
-      clearTimeout(timer);
-      live.delete(proc);
-      // Whatever tsinit left in its group dies with the test.
-      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
-      resolve({ code, signal, stdout: out, stderr: err, timedOut, ms: Date.now() - t0 });
-    });
-  });
-  const tsinitPid = async (): Promise<number> => {
-    if (!pid1) return proc.pid!;
-    const { readFileSync } = await import('node:fs');
-    for (let i = 0; i < 200; i++) {
-      try {
-        const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim();
-        if (children !== '') return Number(children.split(' ')[0]);
-      } catch { /* not yet */ }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    throw new Error('tsinit did not start');
-  };
+  const b = startBounded(cmd, argv, { env: env as NodeJS.ProcessEnv, timeoutMs: opts.timeoutMs, input: opts.input });
+  const tsinitPid = async (): Promise<number> => (pid1 ? firstChildOf(b.proc.pid!, 'tsinit') : b.proc.pid!);
   return {
-    proc,
-    result,
-    stdout: () => out,
-    stderr: () => err,
-    waitFor: (re, ms = 10_000) => new Promise((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n--- stdout\n${out}\n--- stderr\n${err}`)), ms);
-      const check = (): void => {
-        const m = (out + err).match(re);
-        if (m !== null) { clearTimeout(deadline); resolve(m); } else waiters.push(check);
-      };
-      check();
-    }),
+    proc: b.proc,
+    result: b.result,
+    stdout: b.stdout,
+    stderr: b.stderr,
+    waitFor: (re, ms) => b.waitFor(re, ms),
     kill: (sig) => {
       void tsinitPid().then((pid) => { try { process.kill(pid, sig); } catch { /* gone */ } });
     },

@@ -4,10 +4,11 @@
  * project, so the project's own build/, dist/ and prebuilds/ stay untouched,
  * and runs commands bounded in time with nothing left behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { killAll, startBounded } from './helpers';
 
 export const ROOT = path.join(__dirname, '..');
 
@@ -35,56 +36,17 @@ export interface Started {
   waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>;
 }
 
-const live = new Set<ChildProcess>();
-
 /** SIGKILLs the process group of every command started here that has not ended (afterEach). */
-export function killStarted(): void {
-  for (const p of live) {
-    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
-  }
-  live.clear();
-}
+export const killStarted = killAll;
 
-/** Starts `cmd args` in its own process group, bounded by `timeoutMs`. */
+/** Starts `cmd args` in its own process group, bounded by `timeoutMs` (default 60 s). */
 export function startCommand(cmd: string, args: readonly string[], opts: ExecOptions = {}): Started {
-  const proc = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(proc);
-  let out = '';
-  let err = '';
-  let timedOut = false;
-  const waiters: Array<() => void> = [];
-  const notify = (): void => { for (const w of waiters.splice(0)) w(); };
-  proc.stdout!.on('data', (d: Buffer) => { out += d.toString(); notify(); });
-  proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); notify(); });
-  const timer = setTimeout(() => {
-    timedOut = true;
-    try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
-  }, opts.timeoutMs ?? 60_000);
-  const result = new Promise<ExecResult>((resolve) => {
-    const done = (code: number | null, signal: NodeJS.Signals | null): void => {
-      clearTimeout(timer);
-      live.delete(proc);
-      try { process.kill(-proc.pid!, 'SIGKILL'); } catch { /* gone */ }
-      resolve({ code, signal, stdout: out, stderr: err, timedOut });
-    };
-    proc.on('error', (e) => { err += String(e); done(null, null); });
-    proc.on('close', done);
-  });
+  const b = startBounded(cmd, args, { cwd: opts.cwd, env: opts.env, timeoutMs: opts.timeoutMs ?? 60_000 });
   return {
-    proc,
-    result,
-    output: () => out + err,
-    waitFor: (re, ms = 20_000) => new Promise((resolve, reject) => {
-      const deadline = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${out}\n${err}`)), ms);
-      const check = (): void => {
-        const m = (out + err).match(re);
-        if (m !== null) { clearTimeout(deadline); resolve(m); } else if (proc.exitCode !== null || proc.signalCode !== null) {
-          clearTimeout(deadline); reject(new Error(`exited before ${re} appeared:\n${out}\n${err}`));
-        } else waiters.push(check);
-      };
-      proc.on('close', check);
-      check();
-    }),
+    proc: b.proc,
+    result: b.result,
+    output: () => b.stdout() + b.stderr(),
+    waitFor: (re, ms = 20_000) => b.waitFor(re, ms),
   };
 }
 
