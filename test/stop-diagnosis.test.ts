@@ -56,7 +56,7 @@ perl -MPOSIX -e '$SIG{TERM} = "DEFAULT"; sigprocmask(SIG_BLOCK, POSIX::SigSet->n
 perl -e '$SIG{TERM} = sub { sleep 1000 }; open(my $f, ">", "$ENV{R}/3"); sleep 1000 while 1' handler-1003 &
 perl -e '$SIG{TERM} = sub { select(undef, undef, undef, 0.3); kill "STOP", $$ }; open(my $f, ">", "$ENV{R}/4"); sleep 1000 while 1' stopper-1004 &
 setsid sh -c ': > "$R/5"; exec sleep 1005' &
-(trap '' TERM; true & : > "$R/6"; exec sleep 1006) &
+perl -e '$SIG{TERM} = "IGNORE"; defined(my $k = fork) or die; $k or exec "true"; open(my $f, ">", "$ENV{R}/6"); exec "sleep", "1006"' &
 ${vforkAvailable ? `perl -e '$SIG{TERM} = "IGNORE"; $0 = "vfork-parent-1007"; open(my $f, ">", "$ENV{R}/7"); if (syscall(${CLONE_SYSCALL[process.arch]}, 0x4000|0x100|17, 0, 0, 0, 0) == 0) { sleep 60; require POSIX; POSIX::_exit(0) } sleep 100' &` : ': > "$R/7"'}
 trap '' TERM
 while [ "$(ls "$R" | wc -l)" -lt 7 ]; do sleep 0.05; done
