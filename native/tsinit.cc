@@ -113,6 +113,7 @@ struct Addon : public Napi::Addon<Addon> {
         InstanceMethod("tcsetpgrp", &Addon::Tcsetpgrp),
         InstanceMethod("kill", &Addon::Kill),
         InstanceMethod("execve", &Addon::Execve),
+        InstanceMethod("exitNow", &Addon::ExitNow),
         InstanceMethod("pipe", &Addon::Pipe),
     });
   }
@@ -551,6 +552,14 @@ struct Addon : public Napi::Addon<Addon> {
     int signum = info[1].As<Napi::Number>().Int32Value();
     int rc = kill(pid, signum);
     return Napi::Number::New(info.Env(), rc == 0 ? 0 : errno);
+  }
+
+  // exitNow(status): ends the process at once with _exit. For the CLI, whose
+  // every write is synchronous: nothing is left to flush, and Node's teardown
+  // (exit handlers, V8 and its platform threads) would add tens of ms between
+  // the child's exit and the init's, which an orchestrator waits out.
+  Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+    _exit(info[0].As<Napi::Number>().Int32Value() & 0xff);
   }
 
   // execve(path, argv, envp): replaces this process in place (same pid), with

@@ -29,6 +29,7 @@ export interface NativeCore {
   tcsetpgrp(fd: number, pgid: number): boolean;
   kill(pid: number, signum: number): number;
   execve(file: string, argv: string[], envp: string[]): never;
+  exitNow(status: number): never;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
 }
