@@ -6,6 +6,8 @@
  *                                 built-ins, direct addon load, V8 snapshot
  *   node bench/levers.mjs flags   node flags on the exec line
  *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2)
+ *   node bench/levers.mjs reap    reap throughput with and without --jitless
+ *   node bench/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
  *   node bench/levers.mjs list    print the variants and build what they need
  *   ... --tree DIR                measure the tsinit in DIR (its bin/, dist/, build/)
  *                                 instead of this checkout's
@@ -49,10 +51,15 @@ function freeze(tree) {
   return tree;
 }
 
-/** A module that loads `mod` only when a property is first read. */
-const lazyModule = (mod) =>
-  `let m; const real = () => (m ??= require(${JSON.stringify(mod)}));\n` +
-  'module.exports = new Proxy({}, { get: (_, k) => real()[k], has: (_, k) => k in real() });\n';
+/**
+ * Stand-ins that load a built-in only when called, for the names the CLI's
+ * modules import (a missing name fails the build, so this list cannot go
+ * stale silently). ES modules, so esbuild's interop never touches the real one.
+ */
+const LAZY = {
+  'node:net': 'export function Socket(...a) { return new (require("node:net").Socket)(...a); }\n',
+  'node:stream': 'export function finished(...a) { return require("node:stream").finished(...a); }\n',
+};
 
 /**
  * esbuild plugin for the "lean" experiment:
@@ -63,23 +70,24 @@ const lazyModule = (mod) =>
  *  - optionally node-gyp-build is replaced by a direct require of the local
  *    build or the exact prebuild (≡ a fast path in src/native.ts).
  */
-function leanPlugin({ fastAddon }) {
+function leanPlugin({ fastAddon, snapshot }) {
   return {
     name: 'lean',
     setup(b) {
       b.onResolve({ filter: /^node:(net|stream)$/ }, (a) =>
         a.namespace === 'lazy' ? { path: a.path, external: true } : { path: a.path, namespace: 'lazy' });
-      b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({ contents: lazyModule(a.path), loader: 'js' }));
+      b.onLoad({ filter: /.*/, namespace: 'lazy' }, (a) => ({ contents: LAZY[a.path], loader: 'js' }));
       b.onResolve({ filter: /^node:tty$/ }, () => ({ path: 'tty', namespace: 'notty' }));
       b.onLoad({ filter: /.*/, namespace: 'notty' }, () => ({ contents: 'exports.isatty = () => true;\n', loader: 'js' }));
       if (fastAddon) {
+        // Inside a V8 start-up snapshot require() knows built-ins only: use createRequire there.
+        const req = snapshot ? "require('node:module').createRequire(path.join(dir, 'package.json'))" : 'require';
         b.onResolve({ filter: /^node-gyp-build$/ }, () => ({ path: 'ngb', namespace: 'fastaddon' }));
         b.onLoad({ filter: /.*/, namespace: 'fastaddon' }, () => ({
           loader: 'js',
-          // createRequire: inside a V8 start-up snapshot, require() knows built-ins only.
           contents: `const fs = require('node:fs'), path = require('node:path');
 module.exports = function load(dir) {
-  const req = require('node:module').createRequire(path.join(dir, 'package.json'));
+  const req = ${req};
   const local = path.join(dir, 'build', 'Release', 'tsinit.node');
   if (fs.existsSync(local)) return req(local);
   return req(path.join(dir, 'prebuilds', process.platform + '-' + process.arch, 'tsinit.glibc.node'));
@@ -100,12 +108,11 @@ async function bundle(outfile, { lean = false, fastAddon = false, snapshot = fal
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    keepNames: true,
     legalComments: 'none',
     logLevel: 'error',
     // Outside dist/, so point __dirname back at it (package.json, addon).
     define: { __dirname: JSON.stringify(DIST) },
-    plugins: lean ? [leanPlugin({ fastAddon })] : [],
+    plugins: lean ? [leanPlugin({ fastAddon, snapshot })] : [],
     footer: { js: snapshot ? '' : 'if (require.main === module) module.exports.main();' },
   });
   if (snapshot) {
@@ -155,6 +162,26 @@ function quickExitBundle(bundled, addon) {
   return out;
 }
 
+/**
+ * bin/tsinit as the performance notes propose it: the same /bin/sh step with
+ * node flags on its exec line, loading one bundled file (here the lean one,
+ * standing in for the proposed source changes).
+ */
+export const PROPOSED_FLAGS = '--v8-pool-size=1 --jitless --no-expose-wasm';
+function proposedBin(bundleFile) {
+  const bin = readFileSync(path.join(TREE, 'bin', 'tsinit'), 'utf8');
+  const exec = 'exec node "$0" "$@"';
+  const load = "require('../dist/cli.js').main();";
+  if (!bin.includes(exec) || !bin.includes(load)) throw new Error('bin/tsinit changed: update proposedBin() in bench/levers.mjs');
+  const out = path.join(OUT, 'bin', 'tsinit');
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, bin
+    .replace(exec, `exec node ${PROPOSED_FLAGS} "$0" "$@"`)
+    .replace(load, `require(${JSON.stringify(bundleFile)}).main();`)
+    .replace("require('../dist/native.js')", `require(${JSON.stringify(path.join(DIST, 'native.js'))})`), { mode: 0o755 });
+  return out;
+}
+
 function snapshotBlob(entry, blob) {
   const r = spawnSync(NODE, ['--snapshot-blob', blob, '--build-snapshot', entry], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`snapshot build failed: ${r.stderr}`);
@@ -170,7 +197,7 @@ async function prepare() {
   const snapEntry = await bundle(path.join(OUT, 'snap-entry.cjs'), { lean: true, fastAddon: true, snapshot: true });
   const blob = snapshotBlob(snapEntry, path.join(OUT, 'lean-fast.blob'));
   const quickExit = quickExitBundle(bundled, quickExitAddon());
-  return { lean, leanFast, blob, bundled, quickExit, launcher };
+  return { lean, leanFast, blob, bundled, quickExit, launcher, proposed: proposedBin(leanFast) };
 }
 
 function variants(b) {
@@ -191,11 +218,21 @@ function variants(b) {
       ['semi1', on('--max-semi-space-size=1')],
       ['pool1', on('--v8-pool-size=1')],
       ['1thread', on('--single-threaded')],
-      ['jitless', on('--jitless')],
+      // --no-expose-wasm: without it Node 20 warns on stderr that --jitless disabled it.
+      ['jitless', on('--jitless --no-expose-wasm')],
+      ['lite', on('--lite-mode --no-expose-wasm')],
       ['old32', on('--max-old-space-size=32')],
-      ['lite', on('--lite-mode')],
-      ['size', on('--optimize-for-size')],
-      ['combo', on('--max-semi-space-size=1 --single-threaded --max-old-space-size=32')],
+      ['combo', on('--v8-pool-size=1 --max-semi-space-size=1 --jitless --no-expose-wasm')],
+    ];
+  }
+  if (group === 'all') {
+    // Every metric: tsinit as it is against tsinit as proposed, with all peers.
+    return [['proposed', `${b.proposed} --`]];
+  }
+  if (group === 'reap') {
+    return [
+      ['plain', `${NODE} ${b.launcher} --`],
+      ['jitless', `${NODE} --jitless --no-expose-wasm ${b.launcher} --`],
     ];
   }
   if (group === 'exit') {
@@ -210,12 +247,14 @@ function variants(b) {
 const built = await prepare();
 const vs = variants(built);
 if (group === 'list' || vs.length === 0) {
-  for (const g of ['path', 'flags', 'exit']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
+  for (const g of ['path', 'flags', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
   process.stdout.write(`built: ${JSON.stringify(built, null, 1)}\n`);
   process.exit(0);
 }
-const metrics = { path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', exit: 'launch' }[group];
-const args = [path.join(HERE, 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only', ['tsinit', 'tini', 'node -e 0', ...vs.map(([n]) => n)].join(','),
+const metrics = { path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', exit: 'launch', reap: 'reap', all: 'startup,launch,idle,forward,reap,storm' }[group];
+const peers = group === 'all' ? ['tini', 'dumb-init', 'catatonit', 'node -e 0', 'C floor'] : ['tini', 'node -e 0'];
+const args = [path.join(HERE, 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only',
+  ['tsinit', ...peers, ...vs.map(([n]) => n)].join(','),
   '--metrics', metrics, '--json', path.join(HERE, 'results', `levers-${group}.json`), ...rest];
 for (const [n, cmd] of vs) args.push('--variant', `${n}=${cmd}`);
 if (!existsSync(built.blob)) throw new Error('no snapshot blob');
