@@ -5,7 +5,7 @@
  *   node bench/levers.mjs path    start-up path: /bin/sh step, bundle, lazy
  *                                 built-ins, direct addon load, V8 snapshot
  *   node bench/levers.mjs flags   node flags on the exec line
- *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2)
+ *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2) (exitNow)
  *   node bench/levers.mjs reap    reap throughput with and without --jitless
  *   node bench/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
  *   node bench/levers.mjs list    print the variants and build what they need
@@ -16,7 +16,7 @@
  *                                 edits made meanwhile do not mix into one run
  *   ... --quick                   passed on to bench/run.mjs
  *
- * Experimental builds go to bench/results/levers/ (ignored): they stub or
+ * Experimental builds go to bench/results/levers/GROUP/ (ignored): they stub or
  * rewire modules to show what a source change would buy before anyone makes
  * it. Nothing here is what tsinit ships.
  */
@@ -28,11 +28,11 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.join(HERE, '..');
-const OUT = path.join(HERE, 'results', 'levers');
 const NODE = process.execPath;
-mkdirSync(OUT, { recursive: true });
-
 const [group = 'list', ...rest] = process.argv.slice(2);
+// One directory per group, so two groups never rebuild each other's files mid-run.
+const OUT = path.join(HERE, 'results', 'levers', group);
+mkdirSync(OUT, { recursive: true });
 let TREE = ROOT;
 const treeAt = rest.indexOf('--tree');
 if (treeAt >= 0) { TREE = path.resolve(rest[treeAt + 1]); rest.splice(treeAt, 2); }
@@ -126,39 +126,16 @@ async function bundle(outfile, { lean = false, fastAddon = false, snapshot = fal
   return outfile;
 }
 
-/** A one-function addon, exit(code) → _exit(2), standing in for one the native core could export. */
-function quickExitAddon() {
-  const src = path.join(OUT, 'qexit.c');
-  const out = path.join(OUT, 'qexit.node');
-  writeFileSync(src, `#include <node_api.h>
-#include <unistd.h>
-static napi_value Exit(napi_env env, napi_callback_info info) {
-  size_t argc = 1; napi_value argv[1]; int32_t code = 0;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc > 0) napi_get_value_int32(env, argv[0], &code);
-  _exit(code);
-  return NULL;
-}
-NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "exit", NAPI_AUTO_LENGTH, Exit, NULL, &fn);
-  napi_set_named_property(env, exports, "exit", fn);
-  return exports;
-}
-`);
-  const include = path.join(path.dirname(NODE), '..', 'include', 'node');
-  execFileSync('cc', ['-O2', '-shared', '-fPIC', `-I${include}`, '-o', out, src], { stdio: 'inherit' });
-  return out;
-}
-
-/** The bundle with main()'s final process.exit(code) replaced by _exit(code) (the addon loaded up front). */
-function quickExitBundle(bundled, addon) {
+/**
+ * The bundle with main()'s final `native().exitNow(code)` (_exit(2)) put back
+ * to `process.exit(code)` (Node's teardown: exit handlers, V8, its threads).
+ */
+function processExitBundle(bundled) {
   const code = readFileSync(bundled, 'utf8');
-  const needle = '.then((code) => process.exit(code));';
+  const needle = '.then((code) => native().exitNow(code));';
   if (!code.includes(needle)) throw new Error(`cannot find "${needle}" in ${bundled}`);
-  const out = path.join(OUT, 'quick-exit.cjs');
-  writeFileSync(out, `const __qexit = require(${JSON.stringify(addon)}).exit;\n` +
-    code.replace(needle, '.then((code) => __qexit(code));'));
+  const out = path.join(OUT, 'process-exit.cjs');
+  writeFileSync(out, code.replace(needle, '.then((code) => process.exit(code));'));
   return out;
 }
 
@@ -167,7 +144,9 @@ function quickExitBundle(bundled, addon) {
  * node flags on its exec line, loading one bundled file (here the lean one,
  * standing in for the proposed source changes).
  */
-export const PROPOSED_FLAGS = '--v8-pool-size=1 --jitless --no-expose-wasm';
+// --jitless is left out: Node 20 and 22 then warn on stderr at every start
+// unless given --no-expose-wasm, which Node 24 rejects as a bad option.
+const PROPOSED_FLAGS = '--v8-pool-size=1';
 function proposedBin(bundleFile) {
   const bin = readFileSync(path.join(TREE, 'bin', 'tsinit'), 'utf8');
   const exec = 'exec node "$0" "$@"';
@@ -196,8 +175,8 @@ async function prepare() {
   const leanFast = await bundle(path.join(OUT, 'lean-fast.cjs'), { lean: true, fastAddon: true });
   const snapEntry = await bundle(path.join(OUT, 'snap-entry.cjs'), { lean: true, fastAddon: true, snapshot: true });
   const blob = snapshotBlob(snapEntry, path.join(OUT, 'lean-fast.blob'));
-  const quickExit = quickExitBundle(bundled, quickExitAddon());
-  return { lean, leanFast, blob, bundled, quickExit, launcher, proposed: proposedBin(leanFast) };
+  const processExit = processExitBundle(bundled);
+  return { lean, leanFast, blob, bundled, processExit, launcher, proposed: proposedBin(leanFast) };
 }
 
 function variants(b) {
@@ -218,7 +197,8 @@ function variants(b) {
       ['semi1', on('--max-semi-space-size=1')],
       ['pool1', on('--v8-pool-size=1')],
       ['1thread', on('--single-threaded')],
-      // --no-expose-wasm: without it Node 20 warns on stderr that --jitless disabled it.
+      // --no-expose-wasm: without it Node 20 and 22 warn on stderr that --jitless
+      // disabled it (Node 24 rejects --no-expose-wasm: not for the exec line).
       ['jitless', on('--jitless --no-expose-wasm')],
       ['lite', on('--lite-mode --no-expose-wasm')],
       ['old32', on('--max-old-space-size=32')],
@@ -237,8 +217,8 @@ function variants(b) {
   }
   if (group === 'exit') {
     return [
-      ['bundle', `${NODE} ${b.bundled} --`],
-      ['_exit', `${NODE} ${b.quickExit} --`],
+      ['process.exit', `${NODE} ${b.processExit} --`],
+      ['_exit', `${NODE} ${b.bundled} --`],
     ];
   }
   return [];
