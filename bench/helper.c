@@ -85,10 +85,15 @@ static void die_with_parent(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 }
 
-/* stamp: first-instruction time, then the time just before _exit. */
-static int child_stamp(void) {
+/*
+ * stamp [MS]: first-instruction time, then, MS milliseconds later (default 0),
+ * the time just before _exit. Living a while lets the init finish its own
+ * start-up first, so the exit figure is the init's exit path alone.
+ */
+static int child_stamp(long ms) {
   uint64_t t[2];
   t[0] = first_instruction_ns;
+  if (ms > 0) sleep_us(ms * 1000);
   t[1] = now_ns();
   write_all(1, t, sizeof t);
   _exit(0);
@@ -597,7 +602,7 @@ out:
 
 static int usage(void) {
   fprintf(stderr,
-    "usage: helper stamp | sleep | sigrecv | sigcount | orphans N\n"
+    "usage: helper stamp [MS] | sleep | sigrecv | sigcount | orphans N\n"
     "       helper time-run N CMD... | launch N CMD... | forward N GAP_US CMD... | storm N GAP_US CMD...\n"
     "       helper reap unshare --pid --fork --mount-proc --kill-child INIT... helper orphans N\n");
   return 64;
@@ -606,7 +611,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
   if (argc < 2) return usage();
   const char *m = argv[1];
-  if (!strcmp(m, "stamp")) return child_stamp();
+  if (!strcmp(m, "stamp")) return child_stamp(argc > 2 ? atol(argv[2]) : 0);
   if (!strcmp(m, "sleep")) return child_sleep();
   if (!strcmp(m, "sigrecv")) return child_signals(1);
   if (!strcmp(m, "sigcount")) return child_signals(0);

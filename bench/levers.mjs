@@ -7,6 +7,8 @@
  *   node bench/levers.mjs flags   node flags on the exec line
  *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2) (exitNow)
  *   node bench/levers.mjs reap    reap throughput with and without --jitless
+ *   node bench/levers.mjs tiers   V8's optimising tiers (--max-opt, --no-opt, --jitless)
+ *                                 on the lean bundle: the storm's one-time growth
  *   node bench/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
  *   node bench/levers.mjs list    print the variants and build what they need
  *   ... --tree DIR                measure the tsinit in DIR (its bin/, dist/, build/)
@@ -22,7 +24,7 @@
  */
 import { build } from 'esbuild';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,7 +47,9 @@ function freeze(tree) {
   mkdirSync(path.join(tree, 'build', 'Release'), { recursive: true });
   for (const f of ['bin', 'package.json', 'LICENSE']) cpSync(path.join(ROOT, f), path.join(tree, f), { recursive: true });
   cpSync(path.join(ROOT, 'build', 'Release', 'tsinit.node'), path.join(tree, 'build', 'Release', 'tsinit.node'));
-  symlinkSync(path.join(ROOT, 'node_modules'), path.join(tree, 'node_modules'));
+  // A copy, not a symlink: resolving through a symlinked node_modules is enough
+  // extra start-up work to get V8's optimising compiler paged in (+4 MiB RSS).
+  cpSync(path.join(ROOT, 'node_modules', 'node-gyp-build'), path.join(tree, 'node_modules', 'node-gyp-build'), { recursive: true });
   execFileSync(NODE, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.json'),
     '--outDir', path.join(tree, 'dist')], { stdio: 'inherit' });
   return tree;
@@ -144,9 +148,12 @@ function processExitBundle(bundled) {
  * node flags on its exec line, loading one bundled file (here the lean one,
  * standing in for the proposed source changes).
  */
-// --jitless is left out: Node 20 and 22 then warn on stderr at every start
-// unless given --no-expose-wasm, which Node 24 rejects as a bad option.
-const PROPOSED_FLAGS = '--v8-pool-size=1';
+// --max-opt=1 (baseline code at most) keeps V8's optimising compilers from
+// being paged in the first time hot code is optimised (the storm's one-time
+// growth); Node 20, 22 and 24 accept it silently. --jitless would do the same,
+// but Node 20 and 22 then warn on stderr at every start unless given
+// --no-expose-wasm, which Node 24 rejects as a bad option.
+const PROPOSED_FLAGS = '--v8-pool-size=1 --max-opt=1';
 function proposedBin(bundleFile) {
   const bin = readFileSync(path.join(TREE, 'bin', 'tsinit'), 'utf8');
   const exec = 'exec node "$0" "$@"';
@@ -209,6 +216,17 @@ function variants(b) {
     // Every metric: tsinit as it is against tsinit as proposed, with all peers.
     return [['proposed', `${b.proposed} --`]];
   }
+  if (group === 'tiers') {
+    const on = (flags) => `${NODE} ${flags} ${b.leanFast} --`.replace(/\s+/g, ' ');
+    return [
+      ['lean', on('')],
+      ['maxopt2', on('--max-opt=2')],
+      ['maxopt1', on('--max-opt=1')],
+      ['maxopt0', on('--max-opt=0')],
+      ['no-opt', on('--no-opt')],
+      ['jitless', on('--jitless --no-expose-wasm')],
+    ];
+  }
   if (group === 'reap') {
     return [
       ['plain', `${NODE} ${b.launcher} --`],
@@ -227,11 +245,14 @@ function variants(b) {
 const built = await prepare();
 const vs = variants(built);
 if (group === 'list' || vs.length === 0) {
-  for (const g of ['path', 'flags', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
+  for (const g of ['path', 'flags', 'tiers', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
   process.stdout.write(`built: ${JSON.stringify(built, null, 1)}\n`);
   process.exit(0);
 }
-const metrics = { path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', exit: 'launch', reap: 'reap', all: 'startup,launch,idle,forward,reap,storm' }[group];
+const metrics = {
+  path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', tiers: 'startup,idle,storm,forward',
+  exit: 'launch', reap: 'reap', all: 'startup,launch,idle,forward,reap,storm',
+}[group];
 const peers = group === 'all' ? ['tini', 'dumb-init', 'catatonit', 'node -e 0', 'C floor'] : ['tini', 'node -e 0'];
 const args = [path.join(HERE, 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only',
   ['tsinit', ...peers, ...vs.map(([n]) => n)].join(','),

@@ -5,8 +5,8 @@
  * measuring helper itself elsewhere) in the same run. Linux; the reap figure
  * needs root (a PID namespace); cc builds the helper.
  *
- *   npm run bench                 full run (about 3 minutes on an idle 2-core machine)
- *   npm run bench -- --quick      fewer repetitions (about a minute)
+ *   npm run bench                 full run (3 to 5 minutes on a 2-core machine)
+ *   npm run bench -- --quick      fewer repetitions (1 to 2 minutes)
  *
  * Options:
  *   --quick                 fewer repetitions
@@ -47,7 +47,7 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--variant') {
     const v = args[++i];
     const eq = v.indexOf('=');
-    if (eq < 1) throw new Error(`--variant wants NAME=CMD, got ${v}`);
+    if (eq < 1) throw new Error(`--variant wants NAME=CMD (NAME without '='), got ${v}`);
     opt.variants.push({ name: v.slice(0, eq), argv: v.slice(eq + 1).split(' ').filter(Boolean) });
   } else if (a === '--json') opt.json = path.resolve(args[++i]);
   else if (a === '--tsinit') TSINIT = path.resolve(args[++i]);
@@ -60,7 +60,7 @@ for (let i = 0; i < args.length; i++) {
 const Q = opt.quick;
 const PLAN = {
   startup: { rounds: Q ? 4 : 8, block: 5 },           // 20 / 40 runs per subject
-  launch: { rounds: Q ? 4 : 8, block: Q ? 8 : 10 },   // 32 / 80 runs per subject
+  launch: { rounds: Q ? 4 : 6, block: Q ? 8 : 10 },   // 32 / 60 runs per subject
   idle: { rounds: Q ? 1 : 3, settleMs: 1500, windowMs: 5000 },
   forward: { runs: Q ? 1 : 3, signals: 200, gapUs: 4000 },
   reap: { runs: Q ? 1 : 3, orphans: 10000 },
@@ -101,7 +101,10 @@ function versionOf(argv) {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n')[0];
 }
 
-const STAMP_JS = "const t=process.hrtime.bigint(),b=Buffer.alloc(16);b.writeBigUInt64LE(t,0);b.writeBigUInt64LE(process.hrtime.bigint(),8);require('fs').writeSync(1,b)";
+/** How long the child lives before exiting in the launch runs: the init is idle by then. */
+const CHILD_LIFE_MS = 100;
+const STAMP_JS = "const t=process.hrtime.bigint(),b=Buffer.alloc(16);b.writeBigUInt64LE(t,0);" +
+  `setTimeout(()=>{b.writeBigUInt64LE(process.hrtime.bigint(),8);require('fs').writeSync(1,b)},${CHILD_LIFE_MS})`;
 const IDLE_JS = 'setTimeout(()=>{},2147483647)';
 const COUNT_JS = "const fs=require('fs');let n=0;process.on('SIGUSR2',()=>{n++});process.on('SIGTERM',()=>{const b=Buffer.alloc(8);b.writeBigUInt64LE(BigInt(n));fs.writeSync(1,b);process.exit(0)});setTimeout(()=>{},2147483647);fs.writeSync(1,Buffer.alloc(8))";
 
@@ -129,7 +132,7 @@ const subjects = [
     // sent straight to it, itself as PID 1 reaping, its own signal handler).
     name: 'C floor', kind: 'floor',
     startup: ['/bin/true'],
-    launch: [HELPER, 'stamp'],
+    launch: [HELPER, 'stamp', String(CHILD_LIFE_MS)],
     idle: [HELPER, 'sleep'],
     forward: [HELPER, 'sigrecv'],
     reap: [HELPER, 'orphans', String(PLAN.reap.orphans)],
@@ -190,10 +193,14 @@ function benchStartup() {
   }
 }
 
-/** child start latency (exec of the init → child's first instruction) and exit latency (child's exit → init reaped). */
+/**
+ * child start latency (exec of the init → child's first instruction) and exit
+ * latency (child's exit → init reaped; the child lives CHILD_LIFE_MS first, so
+ * the init's own start-up is over when it exits).
+ */
 function benchLaunch() {
   const { rounds, block } = PLAN.launch;
-  const cmds = subjects.map((s) => [s, commandFor(s, 'launch', [HELPER, 'stamp'])]).filter(([, c]) => c);
+  const cmds = subjects.map((s) => [s, commandFor(s, 'launch', [HELPER, 'stamp', String(CHILD_LIFE_MS)])]).filter(([, c]) => c);
   for (const [, c] of cmds) helper(['launch', '2', ...c]);
   const samples = new Map(cmds.map(([s]) => [s, { start: [], exit: [] }]));
   for (let r = 0; r < rounds; r++) {
