@@ -328,7 +328,19 @@ struct Addon : public Napi::Addon<Addon> {
     SetRef(reinterpret_cast<uv_handle_t*>(&w->handle), keep_alive);
     watchers[signum] = w;
     WidenSignalPipe();
+    UnblockInThisThread(signum);
     return env.Undefined();
+  }
+
+  // A watched signal must be deliverable to the loop's thread. Node may have
+  // blocked it there: with --disable-sigusr1 (Node >= 22.14) the main thread
+  // starts with SIGUSR1 blocked, so a SIGUSR1 sent during start-up stays
+  // pending instead of opening the inspector, and arrives here once unblocked.
+  static void UnblockInThisThread(int signum) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signum);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);  // the calling thread's mask on Linux
   }
 
   // libuv's signal handler writes one 16-byte message per delivery into the

