@@ -12,7 +12,6 @@
  * tsinit; it warns and carries on, and the child's status still propagates.
  * @module
  */
-import { isatty } from 'node:tty';
 import { native } from './native';
 import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
@@ -132,7 +131,8 @@ class Init {
   private spawn(): boolean {
     const { o, core, log } = this;
     const [file, ...args] = o.command as [string, ...string[]];
-    this.foreground = o.group && isatty(0) && core.tcgetpgrp(0) === this.ownPgrp;
+    // tcgetpgrp fails (-1) on anything but a terminal, so no isatty first.
+    this.foreground = o.group && core.tcgetpgrp(0) === this.ownPgrp;
     try {
       this.child = spawnSupervised(file, args, {
         env: childEnvironment(this.env),

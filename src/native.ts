@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 
@@ -51,16 +52,43 @@ export class NativeLoadError extends Error {
   }
 }
 
-/** The native core, loaded once (prebuild first, then a local build). */
+/**
+ * Where the addon is, tried first without a directory search: the local build
+ * (unless PREBUILDS_ONLY is set, as node-gyp-build has it), then the prebuild
+ * for this platform, architecture and C library, named as scripts/prebuild.sh
+ * writes it. node-gyp-build's search, which reads several directories, costs
+ * a few milliseconds of every start and remains the fallback.
+ */
+function exactAddonPaths(root: string): string[] {
+  const out: string[] = [];
+  if (!process.env.PREBUILDS_ONLY) out.push(path.join(root, 'build', 'Release', 'tsinit.node'));
+  // node-gyp-build's test for musl, so both pick the same file.
+  const libc = process.env.LIBC || (existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+  out.push(path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, `tsinit.${libc}.node`));
+  return out;
+}
+
+/** The native core, loaded once (a local build first, then a prebuild). */
 export function native(): NativeCore {
   if (core === undefined) {
+    const root = path.join(__dirname, '..');
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    for (const file of exactAddonPaths(root)) {
+      if (!existsSync(file)) continue;
+      try {
+        core = require(file) as NativeCore;
+        return core;
+      } catch {
+        break; // present but unloadable: node-gyp-build's search says why
+      }
+    }
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const load = require('node-gyp-build') as (dir: string) => NativeCore;
-      core = load(path.join(__dirname, '..'));
+      core = load(root);
     } catch (err) {
       throw new NativeLoadError(err);
     }
+    /* eslint-enable @typescript-eslint/no-require-imports */
   }
   return core;
 }

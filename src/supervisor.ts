@@ -14,9 +14,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { accessSync, constants as fsConstants, statSync, openSync, closeSync } from 'node:fs';
-import { Socket } from 'node:net';
 import * as path from 'node:path';
-import { finished, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
@@ -403,11 +402,20 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
       fn();
     };
     const linger = setTimeout(finish, PIPE_LINGER_MS);
+    const { finished } = lazyStream();
     for (const s of waiting) {
       finished(s, { writable: false }, () => { if (--left === 0) finish(); });
     }
   }
 }
+
+// node:net and node:stream serve the library's pipes only. The CLI never makes
+// one, and loading them (with what they load) is a measurable part of start-up,
+// so they are required on first use.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const lazyNet = (): typeof import('node:net') => require('node:net') as typeof import('node:net');
+const lazyStream = (): typeof import('node:stream') => require('node:stream') as typeof import('node:stream');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Normalised request for {@link spawnSupervised}. */
 export function normaliseSpawn(command: string, args: readonly string[], options: SpawnOptions): {
@@ -481,6 +489,7 @@ export function spawnSupervised(command: string, args: readonly string[] = [], o
   } finally {
     for (const fd of childEnds) closeSync(fd); // the child has its copies now
   }
+  const Socket = parentEnds.some((fd) => fd >= 0) ? lazyNet().Socket : undefined!;
   const streams = [
     parentEnds[0] < 0 ? null : new Socket({ fd: parentEnds[0], readable: false, writable: true }),
     parentEnds[1] < 0 ? null : new Socket({ fd: parentEnds[1], readable: true, writable: false }),

@@ -1,10 +1,22 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 
-/** The tests run the built CLI (dist/) and addon (build/ or prebuilds/): fail early, clearly, if either is missing. */
+/**
+ * The tests run the built CLI (dist/, bin/tsinit loads dist/tsinit.cjs) and
+ * addon (build/ or prebuilds/): fail early, clearly, if the build is missing
+ * or older than the sources.
+ */
 export default function setup(): void {
   const root = path.join(__dirname, '..');
-  if (!existsSync(path.join(root, 'dist', 'cli.js'))) {
-    throw new Error('dist/ is missing: run `npm run build:ts` (npm ci does it through the prepare script)');
+  const src = path.join(root, 'src');
+  const newestSource = Math.max(...readdirSync(src).map((f) => statSync(path.join(src, f)).mtimeMs));
+  for (const built of ['cli.js', 'tsinit.cjs']) {
+    const file = path.join(root, 'dist', built);
+    if (!existsSync(file)) {
+      throw new Error(`dist/${built} is missing: run \`npm run build:ts\` (npm ci does it through the prepare script)`);
+    }
+    if (statSync(file).mtimeMs < newestSource) {
+      throw new Error(`dist/${built} is older than src/: run \`npm run build:ts\``);
+    }
   }
 }
