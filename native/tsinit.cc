@@ -1,7 +1,8 @@
 // tsinit's native core: only what JavaScript cannot do.
 //
 //   spawn        posix_spawnp with an exact child state (own process group,
-//                terminal foreground, empty mask, every disposition default)
+//                terminal foreground, empty mask, every disposition default);
+//                fork where an older libc's posix_spawn lacks a step
 //   signals      uv_signal_t watchers on the main loop, plus a siginfo-aware
 //                SIGPIPE handler that ignores the SIGPIPEs our own writes raise
 //   reaping      waitpid(-1) for the CLI, waitpid(pid) for owned children, and a
@@ -20,13 +21,16 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <cstdlib>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -35,25 +39,69 @@ extern char** environ;
 
 namespace {
 
-// glibc >= 2.35 can make the child the terminal's foreground group inside
-// posix_spawn; elsewhere (musl, older glibc) a fork path does it by hand.
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
-#define TSINIT_HAVE_TCSETPGRP_NP 1
+#ifndef SYS_close_range
+#define SYS_close_range 436  // the same number on every Linux architecture
 #endif
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-#define TSINIT_HAVE_CLOSEFROM_NP 1
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
 constexpr int kMaxSignal = 64;
+
+// The libc extensions tsinit uses when present, looked up at run time so that
+// one binary runs on every glibc from 2.28 on (and on musl): a newer glibc
+// offers them (addchdir_np 2.29, strerrorname_np 2.32, addclosefrom_np 2.34,
+// addtcsetpgrp_np 2.35); without one, Spawn and ErrnoError take a fallback
+// with the same guarantees. Binding them at link time would make the addon
+// refuse to load on an older glibc.
+struct OptionalLibc {
+  int (*addtcsetpgrp_np)(posix_spawn_file_actions_t*, int) = nullptr;
+  int (*addclosefrom_np)(posix_spawn_file_actions_t*, int) = nullptr;
+  int (*addchdir_np)(posix_spawn_file_actions_t*, const char*) = nullptr;
+  const char* (*strerrorname_np)(int) = nullptr;
+};
+
+template <typename Fn>
+void LookUp(uv_lib_t* self, const char* name, Fn* fn) {
+  void* sym = nullptr;
+  if (uv_dlsym(self, name, &sym) == 0) *fn = reinterpret_cast<Fn>(sym);
+}
+
+OptionalLibc LookUpOptionalLibc() {
+  OptionalLibc libc;
+  // Internal, for tests only: TSINIT_NATIVE_NO_NP=1 at load time hides every
+  // optional function, so the suite can run the fallbacks on a newer glibc.
+  const char* off = getenv("TSINIT_NATIVE_NO_NP");
+  if (off != nullptr && strcmp(off, "1") == 0) return libc;
+  // The process's global symbols (dlopen(NULL) through libuv, which Node
+  // exports): no dl* symbol version of our own to depend on.
+  uv_lib_t self;
+  if (uv_dlopen(nullptr, &self) != 0) {
+    uv_dlclose(&self);
+    return libc;
+  }
+  LookUp(&self, "posix_spawn_file_actions_addtcsetpgrp_np", &libc.addtcsetpgrp_np);
+  LookUp(&self, "posix_spawn_file_actions_addclosefrom_np", &libc.addclosefrom_np);
+  LookUp(&self, "posix_spawn_file_actions_addchdir_np", &libc.addchdir_np);
+  LookUp(&self, "strerrorname_np", &libc.strerrorname_np);
+  uv_dlclose(&self);  // the main program's handle: nothing is unloaded
+  return libc;
+}
+
+// Looked up once per process, at the first addon load.
+const OptionalLibc& Libc() {
+  static const OptionalLibc libc = LookUpOptionalLibc();
+  return libc;
+}
 
 Napi::Error ErrnoError(Napi::Env env, int err, const char* syscall, const std::string& detail = "") {
   std::string msg = std::string(syscall) + " failed: " + strerror(err);
   if (!detail.empty()) msg += " (" + detail + ")";
   Napi::Error e = Napi::Error::New(env, msg);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
-  // Elsewhere (musl) src/native.ts derives `code` from `errno`.
-  if (const char* name = strerrorname_np(err)) e.Set("code", Napi::String::New(env, name));
-#endif
+  // Without strerrorname_np, src/native.ts derives `code` from `errno`.
+  if (Libc().strerrorname_np != nullptr) {
+    if (const char* name = Libc().strerrorname_np(err)) e.Set("code", Napi::String::New(env, name));
+  }
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
   return e;
@@ -91,12 +139,15 @@ void OnSigpipe(int, siginfo_t* info, void*) {
 
 struct Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference on_signal;
-  std::unordered_map<int, SignalWatcher*> watchers;
+  // By signal number. A plain table: gcc 12's std::unordered_map would need
+  // GLIBCXX_3.4.29 (std::__throw_bad_array_new_length), above Node 20's floor.
+  SignalWatcher* watchers[kMaxSignal + 1] = {};
   uv_loop_t* loop = nullptr;
   bool pipe_watched = false;
 
   Addon(Napi::Env env, Napi::Object exports) {
     napi_get_uv_event_loop(env, &loop);
+    Libc();  // the environment switch is read now, at load
     DefineAddon(exports, {
         InstanceMethod("spawn", &Addon::Spawn),
         InstanceMethod("setSignalHandler", &Addon::SetSignalHandler),
@@ -137,17 +188,12 @@ struct Addon : public Napi::Addon<Addon> {
     std::vector<char*> argv = ToPointers(argv_s);
     std::vector<char*> envp = ToPointers(envp_s);
 
+    // posix_spawn when libc can do every step inside it, else fork.
+    const OptionalLibc& libc = Libc();
+    bool by_fork = (foreground && libc.addtcsetpgrp_np == nullptr) || (!cwd.empty() && libc.addchdir_np == nullptr);
     pid_t pid = -1;
-    int err;
-#ifdef TSINIT_HAVE_TCSETPGRP_NP
-    err = SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid);
-#else
-    if (foreground) {
-      err = SpawnFork(file, argv.data(), envp.data(), cwd, fds, &pid);
-    } else {
-      err = SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, false, fds, &pid);
-    }
-#endif
+    int err = by_fork ? SpawnFork(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid)
+                      : SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid);
     if (err != 0) {
       ErrnoError(env, err, "posix_spawnp", file).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -198,13 +244,19 @@ struct Addon : public Napi::Addon<Addon> {
       if (src < 0 || fcntl(src, F_GETFD) == -1) continue;  // closed: stays closed
       err = posix_spawn_file_actions_adddup2(&fa, src, target);
     }
-#ifdef TSINIT_HAVE_CLOSEFROM_NP
-    if (err == 0) err = posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-#endif
-    if (err == 0 && !cwd.empty()) err = posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
-#ifdef TSINIT_HAVE_TCSETPGRP_NP
-    if (err == 0 && foreground) err = posix_spawn_file_actions_addtcsetpgrp_np(&fa, 0);
-#endif
+    // Nothing else is inherited: descriptors >= 3 are closed (those of the
+    // caller without close-on-exec, when libc cannot close a whole range).
+    const OptionalLibc& libc = Libc();
+    if (err == 0 && libc.addclosefrom_np != nullptr) {
+      err = libc.addclosefrom_np(&fa, 3);
+    } else if (err == 0) {
+      std::vector<int> leaks;
+      InheritableFds(&leaks);
+      for (size_t i = 0; i < leaks.size() && err == 0; i++) err = posix_spawn_file_actions_addclose(&fa, leaks[i]);
+    }
+    // Spawn sends cwd and foreground here only when these exist.
+    if (err == 0 && !cwd.empty()) err = libc.addchdir_np(&fa, cwd.c_str());
+    if (err == 0 && foreground) err = libc.addtcsetpgrp_np(&fa, 0);
     if (err == 0) err = posix_spawnp(pid, file.c_str(), &fa, &attr, argv, envp);
 
     posix_spawn_file_actions_destroy(&fa);
@@ -212,40 +264,84 @@ struct Addon : public Napi::Addon<Addon> {
     return err;
   }
 
-#ifndef TSINIT_HAVE_TCSETPGRP_NP
-  // fork path for a foreground child where posix_spawn cannot tcsetpgrp (musl).
-  // Signals stay blocked from before fork until the child's exec; an exec
-  // error travels back through a close-on-exec pipe.
+  // The descriptors >= 3 a child would inherit (no FD_CLOEXEC), read from
+  // /proc/self/fd; without /proc, every number below the soft RLIMIT_NOFILE
+  // is probed. Node and libuv open everything close-on-exec, so this finds
+  // only what tsinit itself inherited.
+  static void InheritableFds(std::vector<int>* out) {
+    auto inheritable = [](int fd) {
+      int flags = fcntl(fd, F_GETFD);
+      return flags >= 0 && (flags & FD_CLOEXEC) == 0;
+    };
+    if (DIR* dir = opendir("/proc/self/fd")) {
+      int own = dirfd(dir);
+      while (struct dirent* entry = readdir(dir)) {
+        if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+        int fd = atoi(entry->d_name);
+        if (fd >= 3 && fd != own && inheritable(fd)) out->push_back(fd);
+      }
+      closedir(dir);
+      return;
+    }
+    struct rlimit rl;
+    rlim_t limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+    if (limit > (1 << 20)) limit = 1 << 20;  // the kernel's default fs.nr_open
+    for (int fd = 3; static_cast<rlim_t>(fd) < limit; fd++) {
+      if (inheritable(fd)) out->push_back(fd);
+    }
+  }
+
+  // The fork path, for what this libc's posix_spawn cannot do: make the child
+  // the terminal's foreground group (glibc < 2.35, musl) or change its
+  // directory (glibc < 2.29). Signals stay blocked from before fork until the
+  // child's exec; an exec error travels back through a close-on-exec pipe.
+  // Between fork and exec the child calls async-signal-safe functions only.
   static int SpawnFork(const std::string& file, char** argv, char** envp, const std::string& cwd,
-                       const int fds[3], pid_t* pid) {
+                       bool pgroup, bool foreground, const int fds[3], pid_t* pid) {
+    std::vector<int> leaks;  // for a kernel without close_range (< 5.11)
+    InheritableFds(&leaks);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) != 0) return errno;
     sigset_t all, old;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    sigprocmask(SIG_SETMASK, &all, &old);  // this thread's mask on Linux
     pid_t child = fork();
     if (child == 0) {
+      // Every disposition default, through the raw system call: glibc's
+      // sigaction refuses its internal signals 32 and 33, which may have been
+      // inherited ignored. A zeroed kernel sigaction (the largest layout,
+      // x86-64's) is SIG_DFL, no flags, an empty mask.
+      unsigned long dfl[4] = {0, 0, 0, 0};
       struct sigaction sa;
       memset(&sa, 0, sizeof sa);
       sa.sa_handler = SIG_DFL;
-      for (int sig = 1; sig <= kMaxSignal; sig++) sigaction(sig, &sa, nullptr);
+      for (int sig = 1; sig <= kMaxSignal; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        if (syscall(SYS_rt_sigaction, sig, dfl, nullptr, kMaxSignal / 8) != 0) sigaction(sig, &sa, nullptr);
+      }
       int e = 0;
-      if (setpgid(0, 0) != 0) e = errno;
-      if (e == 0 && tcsetpgrp(0, getpgrp()) != 0) e = errno;
+      if (pgroup && setpgid(0, 0) != 0) e = errno;
       for (int target = 0; target < 3 && e == 0; target++) {
         int src = fds[target];
-        if (src < 0 || fcntl(src, F_GETFD) == -1) continue;
+        if (src < 0 || fcntl(src, F_GETFD) == -1) continue;  // closed: stays closed
         if (src == target) {
           if (fcntl(target, F_SETFD, 0) != 0) e = errno;
         } else if (dup2(src, target) < 0) {
           e = errno;
         }
       }
+      // SIGTTOU is still blocked: a background group may take the terminal.
+      if (e == 0 && foreground && tcsetpgrp(0, getpgrp()) != 0) e = errno;
+      if (e == 0 && syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (size_t i = 0; i < leaks.size(); i++) {
+          if (leaks[i] != pipefd[1]) close(leaks[i]);
+        }
+      }
       if (e == 0 && !cwd.empty() && chdir(cwd.c_str()) != 0) e = errno;
       if (e == 0) {
         sigset_t none;
         sigemptyset(&none);
-        pthread_sigmask(SIG_SETMASK, &none, nullptr);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
         execvpe(file.c_str(), argv, envp);
         e = errno;
       }
@@ -254,7 +350,7 @@ struct Addon : public Napi::Addon<Addon> {
       _exit(127);
     }
     int fork_err = child < 0 ? errno : 0;
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
     close(pipefd[1]);
     if (fork_err != 0) {
       close(pipefd[0]);
@@ -275,7 +371,6 @@ struct Addon : public Napi::Addon<Addon> {
     *pid = child;
     return 0;
   }
-#endif
 
   // ---- signals -----------------------------------------------------------
 
@@ -310,9 +405,12 @@ struct Addon : public Napi::Addon<Addon> {
     int signum = info[0].As<Napi::Number>().Int32Value();
     bool keep_alive = info[1].As<Napi::Boolean>();
     if (signum == SIGPIPE) return WatchSigpipe(env, keep_alive);
-    auto it = watchers.find(signum);
-    if (it != watchers.end()) {
-      SetRef(reinterpret_cast<uv_handle_t*>(&it->second->handle), keep_alive);
+    if (signum < 1 || signum > kMaxSignal) {
+      ErrnoError(env, EINVAL, "uv_signal_start", "signal " + std::to_string(signum)).ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    if (watchers[signum] != nullptr) {
+      SetRef(reinterpret_cast<uv_handle_t*>(&watchers[signum]->handle), keep_alive);
       return env.Undefined();
     }
     auto* w = new SignalWatcher();
@@ -401,11 +499,10 @@ struct Addon : public Napi::Addon<Addon> {
       }
       return env.Undefined();
     }
-    auto it = watchers.find(signum);
-    if (it == watchers.end()) return env.Undefined();
-    uv_signal_stop(&it->second->handle);
-    uv_close(reinterpret_cast<uv_handle_t*>(&it->second->handle), FreeWatcher);
-    watchers.erase(it);
+    if (signum < 1 || signum > kMaxSignal || watchers[signum] == nullptr) return env.Undefined();
+    uv_signal_stop(&watchers[signum]->handle);
+    uv_close(reinterpret_cast<uv_handle_t*>(&watchers[signum]->handle), FreeWatcher);
+    watchers[signum] = nullptr;
     return env.Undefined();
   }
 
@@ -552,9 +649,9 @@ struct Addon : public Napi::Addon<Addon> {
     sigset_t ttou, old;
     sigemptyset(&ttou);
     sigaddset(&ttou, SIGTTOU);
-    pthread_sigmask(SIG_BLOCK, &ttou, &old);
+    sigprocmask(SIG_BLOCK, &ttou, &old);  // this thread's mask on Linux
     int rc = tcsetpgrp(fd, pgid);
-    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
     return Napi::Boolean::New(info.Env(), rc == 0);
   }
 

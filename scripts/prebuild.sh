@@ -16,6 +16,11 @@
 # project's own build/ (the addon used by the tests) is left alone. Headers
 # come from the nodedir npm is configured with, or this Node's install prefix;
 # N-API binaries are independent of the Node version.
+#
+# Each prebuild must load wherever Node 20 runs: the script fails, naming the
+# symbols, when one needs a glibc newer than 2.28 or a libstdc++ newer than
+# GLIBCXX_3.4.25 (native/tsinit.cc looks the newer libc functions up at run
+# time instead of linking them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -76,13 +81,42 @@ for arch in "${arches[@]}"; do
 done
 
 # What each prebuild needs from the system it is loaded on: the newest glibc
-# and libstdc++ symbol versions it references.
+# and libstdc++ symbol versions it references. The floor is Node 20's own
+# (glibc 2.28, libstdc++ of gcc 8): a prebuild that needs more would not load
+# where Node runs, and its users would silently fall back to a compiler.
+max_glibc=2.28
+max_glibcxx=3.4.25
+demangle() { if command -v c++filt >/dev/null; then c++filt; else cat; fi; }
+status=0
 for arch in "${arches[@]}"; do
   f=prebuilds/linux-$arch/tsinit.glibc.node
   [ -f "$f" ] || continue
   objdump=objdump
   [ "$arch" = arm64 ] && command -v aarch64-linux-gnu-objdump >/dev/null && objdump=aarch64-linux-gnu-objdump
-  needs=$("$objdump" -T "$f" 2>/dev/null | grep -oE '(GLIBC|GLIBCXX)_[0-9.]+' | sort -Vu |
+  if ! syms=$("$objdump" -T "$f"); then
+    echo "prebuild: cannot read the symbols of $f with $objdump" >&2
+    status=1
+    continue
+  fi
+  needs=$(grep -oE '(GLIBC|GLIBCXX)_[0-9.]+' <<<"$syms" | sort -Vu |
     awk -F_ '{ last[$1] = $0 } END { printf "%s %s", last["GLIBC"], last["GLIBCXX"] }' || true)
   echo "prebuild: $f ($(wc -c <"$f") bytes) needs ${needs:-?}"
+  # Each symbol bound to a version above the floor, named.
+  too_new=$(awk -v g="$max_glibc" -v gx="$max_glibcxx" '
+    function newer(v, max,   a, b, i, n) {
+      n = split(v, a, "."); split(max, b, ".")
+      for (i = 1; i <= (n > 3 ? n : 3); i++) { if (a[i] + 0 != b[i] + 0) return a[i] + 0 > b[i] + 0 }
+      return 0
+    }
+    match($0, /(GLIBCXX|GLIBC)_[0-9.]+/) {
+      ver = substr($0, RSTART, RLENGTH); sym = $NF
+      split(ver, p, "_")
+      if ((p[1] == "GLIBC" && newer(p[2], g)) || (p[1] == "GLIBCXX" && newer(p[2], gx))) print "  " sym " (" ver ")"
+    }' <<<"$syms" | demangle | sort -u)
+  if [ -n "$too_new" ]; then
+    echo "prebuild: $f needs more than GLIBC_$max_glibc / GLIBCXX_$max_glibcxx, so it would not load on every system Node 20 runs on:" >&2
+    echo "$too_new" >&2
+    status=1
+  fi
 done
+exit "$status"

@@ -2,30 +2,12 @@
  * Job control on a real pseudo-terminal, driven by an interactive bash
  * (test/fixtures/pty-session.py), and stop/continue signals sent by hand.
  */
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, sleep, start, TSINIT } from './helpers';
+import { session } from './pty-helpers';
 
 afterEach(killAll);
-
-const PTY = path.join(__dirname, 'fixtures', 'pty-session.py');
-
-type Step = { send: string; delay?: number } | { expect: string; timeout?: number };
-
-/** Runs an interactive bash on a pty through `steps`; returns the transcript and whether all expectations held. */
-function session(steps: Step[]): { ok: boolean; transcript: string } {
-  // The prompt is set by a command whose echo cannot itself match 'PROMPT> '.
-  const all: Step[] = [{ send: "PS1='PROMPT''> '\n", delay: 0.3 }, ...steps];
-  const r = spawnSync('python3', [PTY, JSON.stringify(all), '--', 'bash', '--norc', '--noprofile', '-i'], {
-    env: { ...process.env, TERM: 'dumb' },
-    encoding: 'utf8',
-    timeout: 40_000,
-    killSignal: 'SIGKILL',
-  });
-  return { ok: r.status === 0, transcript: `${r.stdout}${r.stderr}` };
-}
 
 /** A child that prints its terminal's foreground group and its own group, then reads the terminal. */
 const SHOW_FG = `${TSINIT} -- sh -c 'echo FG $(cut -d" " -f8 /proc/$$/stat) $(cut -d" " -f5 /proc/$$/stat); exec cat'\n`;
