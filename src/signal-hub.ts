@@ -6,7 +6,7 @@
  * @internal
  * @module
  */
-import { native } from './native';
+import { errnoCode, native } from './native';
 
 type Listener = (signum: number) => void;
 
@@ -16,6 +16,10 @@ interface Entry {
 }
 
 const entries = new Map<number, Entry>();
+/** The highest signal a C library reserves below SIGRTMIN (musl's 34; glibc stops at 33). */
+const LIBC_RESERVED_MAX = 34;
+/** Signals this process's C library refused to let anyone handle. */
+const libcReserved = new Set<number>();
 let installed = false;
 
 function dispatch(signum: number): void {
@@ -43,6 +47,7 @@ export function subscribe(signums: readonly number[], fn: Listener, keepAlive = 
     installed = true;
   }
   for (const signum of signums) {
+    if (libcReserved.has(signum)) continue;
     let entry = entries.get(signum);
     if (entry === undefined) {
       entry = { listeners: new Set(), keepAlive: new Set() };
@@ -50,7 +55,15 @@ export function subscribe(signums: readonly number[], fn: Listener, keepAlive = 
     }
     entry.listeners.add(fn);
     if (keepAlive) entry.keepAlive.add(fn);
-    core.watchSignal(signum, entry.keepAlive.size > 0);
+    try {
+      core.watchSignal(signum, entry.keepAlive.size > 0);
+    } catch (err) {
+      if (!(signum >= 32 && signum <= LIBC_RESERVED_MAX && errnoCode(err) === 'EINVAL')) throw err;
+      // The C library keeps this one for itself (glibc 32-33, musl 32-34):
+      // nothing can handle it, so it is neither watched nor forwarded.
+      libcReserved.add(signum);
+      entries.delete(signum);
+    }
   }
   let done = false;
   return () => {

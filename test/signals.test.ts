@@ -3,7 +3,9 @@
  * real-time range, RTMIN+n / RTMAX-n round trips, and which signals an init
  * forwards.
  */
+import { spawnSync } from 'node:child_process';
 import { constants } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   forwardableSignals, MAX_SIGNAL, NOT_FORWARDED, parseSignal, signalName, signalTable, SIGRTMAX, SIGRTMIN,
@@ -128,5 +130,21 @@ describe('which signals are forwarded', () => {
   });
   it('real-time signals, PIPE, the job-control signals and CONT are forwarded', () => {
     for (const n of [13, 18, 20, 21, 22, 34, 64]) expect(forwardableSignals()).toContain(n);
+  });
+});
+
+describe('signals the C library keeps for itself', () => {
+  it('a watch on one (33 on glibc; 34 too on musl) is skipped, not fatal, and the others still arrive', () => {
+    // Inside Node, through the built signal hub: 33 is refused by sigaction
+    // here just as 34 is on musl, where the init subscribes to it.
+    const hub = JSON.stringify(path.join(__dirname, '..', 'dist', 'signal-hub.js'));
+    const script = `const { subscribe } = require(${hub});
+      subscribe([33, 12], (n) => { console.log('got ' + n); process.exit(0); }, true);
+      console.log('subscribed');
+      process.kill(process.pid, 'SIGUSR2');`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('subscribed\ngot 12\n');
+    expect(r.status).toBe(0);
   });
 });
