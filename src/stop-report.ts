@@ -260,9 +260,15 @@ export class StopReport {
   /** The exit: the timeline line (-v) and, on an unclean exit, the termination message. */
   finish(program: string, status: ExitStatus, code: number, expectExitApplied: boolean): void {
     const end = Date.now();
+    const path = this.opts.terminationLog;
+    const message = path !== null && (code !== 0 || this.escalated);
+    // Nothing to say on a clean exit at the default verbosity: skip building
+    // the line (its timestamps alone make V8 load the time zone, on PID 1's
+    // exit path).
+    if (!message && !this.log.enabled(Level.Info)) return;
     const { line, fields } = this.timeline(status, code, expectExitApplied, end);
     this.log.info('timeline', line, fields);
-    if (this.opts.terminationLog !== null && (code !== 0 || this.escalated)) {
+    if (message) {
       const killed = [...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])];
       const text = formatTerminationMessage({
         outcome: `${program} ended: ${describeStatus(status)}`,
@@ -270,7 +276,7 @@ export class StopReport {
         stop: this.signal === undefined && !this.escalated ? undefined : line,
         survivors: killed.map((s) => `pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
       });
-      if (writeTerminationLog(this.opts.terminationLog, text)) this.log.debug('termination-log', `wrote ${this.opts.terminationLog}`);
+      if (writeTerminationLog(path, text)) this.log.debug('termination-log', `wrote ${path}`);
     }
   }
 
