@@ -41,7 +41,7 @@ const forwarding = new Map<number, number>();
 
 /**
  * Whether some forwardSignals() subscription currently forwards `signum`
- * (`tsinit/register` then leaves that signal to it).
+ * (`node-tsinit/register` then leaves that signal to it).
  * @internal
  */
 export function isForwarding(signum: number): boolean {

@@ -7,7 +7,7 @@
  * - {@link forwardSignals} forwards this process's signals to supervised children.
  * - {@link startReaper} reaps orphaned zombies without ever taking a child that
  *   child_process, worker_threads or a Supervised owns.
- * - `tsinit/register` does the PID 1 chores in one import.
+ * - `node-tsinit/register` does the PID 1 chores in one import.
  * @module
  */
 import { signalTable } from './signals';

@@ -45,7 +45,7 @@ export class NativeLoadError extends Error {
     super(
       `cannot load tsinit's native core for ${process.platform}-${process.arch} on Node ${process.versions.node}: ${why}. ` +
       'No prebuilt binary fits this platform: install a compiler and rebuild it (Debian/Ubuntu: apt-get install -y g++ make python3; ' +
-      'Alpine: apk add build-base python3; then npm rebuild tsinit).',
+      'Alpine: apk add build-base python3; then npm rebuild node-tsinit).',
       { cause },
     );
     this.name = 'NativeLoadError';

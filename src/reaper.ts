@@ -66,7 +66,7 @@ const RETRY_MS = 100;
 
 /**
  * A running reaper, from {@link startReaper}. Several may run at once (an
- * app's and `tsinit/register`'s): they share one sweep, each gets every
+ * app's and `node-tsinit/register`'s): they share one sweep, each gets every
  * `reap` event, and a pid excluded by any of them is left alone.
  */
 export class Reaper extends EventEmitter<ReaperEvents> {

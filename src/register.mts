@@ -1,5 +1,5 @@
 /**
- * ESM entry of `tsinit/register`: the same module instance as the CommonJS
+ * ESM entry of `node-tsinit/register`: the same module instance as the CommonJS
  * one, so importing both registers once.
  * @module
  */

@@ -3,8 +3,8 @@
  * "server.js"]`):
  *
  * ```js
- * require('tsinit/register');   // CommonJS
- * import 'tsinit/register';      // ESM
+ * require('node-tsinit/register');   // CommonJS
+ * import 'node-tsinit/register';      // ESM
  * ```
  *
  * - starts a {@link startReaper | reaper}, so orphaned zombies (Chromium's,
@@ -68,11 +68,11 @@ function register(): RegisterState {
   try {
     state.reaper = startReaper();
   } catch (err) {
-    process.emitWarning(`tsinit/register: cannot start the reaper: ${(err as Error).message}`, { code: 'TSINIT_REGISTER' });
+    process.emitWarning(`node-tsinit/register: cannot start the reaper: ${(err as Error).message}`, { code: 'TSINIT_REGISTER' });
   }
   if (isPid1()) exitOnSignalsWithoutListener();
   return state;
 }
 
-/** The reaper `tsinit/register` started (undefined in a worker thread). */
+/** The reaper `node-tsinit/register` started (undefined in a worker thread). */
 export const reaper: Reaper | undefined = register().reaper;

@@ -149,7 +149,7 @@ describe('Dockerfile.example\'s ENTRYPOINT and CMD, run against the packed tarba
     chmodSync(packed.tmp, 0o755); // the image's user must reach the install
     slim = slimBin(path.join(packed.tmp, 'slim-bin'));
     prefix = path.join(packed.tmp, 'usr-local');
-    // The RUN line's `npm install --global tsinit@VERSION`, from the tarball, with no compiler on PATH.
+    // The RUN line's `npm install --global node-tsinit@VERSION`, from the tarball, with no compiler on PATH.
     await mustRun('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', packed.tarball],
       { env: cleanEnv({ PATH: slim }), timeoutMs: 180_000 });
     // The COPY lines, from the build context into a stand-in for the image's filesystem.

@@ -3,7 +3,7 @@
  * init's rules, and this process left in a sane state after unsubscribing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { forwardSignals, spawn } from 'tsinit';
+import { forwardSignals, spawn } from 'node-tsinit';
 import { killNodes, sleep, startNode } from './library-helpers';
 
 const groups = new Set<number>();

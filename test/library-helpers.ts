@@ -2,7 +2,7 @@
  * Harness for the library tests: runs a Node fixture (test/fixtures/library)
  * as PID 1 of a fresh PID namespace or as an ordinary process, bounded in
  * time, leaving nothing behind. The fixtures load the package by its own
- * name ('tsinit', 'tsinit/register'), so they exercise the built entry points.
+ * name ('node-tsinit', 'node-tsinit/register'), so they exercise the built entry points.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';

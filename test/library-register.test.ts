@@ -1,5 +1,5 @@
 /**
- * `tsinit/register`: the one import line for an app that is PID 1.
+ * `node-tsinit/register`: the one import line for an app that is PID 1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { killNodes, runJson, sleep, startNode } from './library-helpers';
@@ -9,21 +9,21 @@ afterEach(killNodes);
 interface PuppeteerResult { pid: number; zombies: number; browserExit: string | null }
 
 describe('the Puppeteer shape: an app as PID 1 whose child leaves double-forked grandchildren', () => {
-  it('without tsinit/register, zombies pile up', async () => {
+  it('without node-tsinit/register, zombies pile up', async () => {
     const r = await runJson<PuppeteerResult>('puppeteer.cjs', ['0']);
     expect(r.pid).toBe(1);
     expect(r.zombies).toBe(10);
     expect(r.browserExit).toBe('SIGTERM'); // child_process still works, of course
   });
 
-  it('with require(\'tsinit/register\'), none are left and the browser\'s exit event still comes', async () => {
+  it('with require(\'node-tsinit/register\'), none are left and the browser\'s exit event still comes', async () => {
     const r = await runJson<PuppeteerResult>('puppeteer.cjs', ['1']);
     expect(r.pid).toBe(1);
     expect(r.zombies).toBe(0);
     expect(r.browserExit).toBe('SIGTERM');
   });
 
-  it('with import \'tsinit/register\' in an ES module app, none are left', async () => {
+  it('with import \'node-tsinit/register\' in an ES module app, none are left', async () => {
     const r = await runJson<PuppeteerResult>('puppeteer.mjs');
     expect(r.pid).toBe(1);
     expect(r.zombies).toBe(0);

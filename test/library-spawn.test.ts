@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, PIPE_LINGER_MS, type Supervised } from 'tsinit';
+import { spawn, PIPE_LINGER_MS, type Supervised } from 'node-tsinit';
 
 const started = new Set<Supervised>();
 function start(...args: Parameters<typeof spawn>): Supervised {

@@ -1,5 +1,5 @@
 /**
- * The package's entry points: `tsinit` and `tsinit/register`, importable from
+ * The package's entry points: `node-tsinit` and `node-tsinit/register`, importable from
  * ESM and CommonJS, typed, and one module instance whichever way it is loaded.
  */
 import { spawnSync } from 'node:child_process';

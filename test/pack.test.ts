@@ -84,7 +84,7 @@ describe('installed from a tarball without a fitting prebuild (as on Alpine), wi
   }, 300_000);
 
   it('builds the addon at install and runs as PID 1', async () => {
-    expect(existsSync(path.join(app, 'node_modules', 'tsinit', 'build', 'Release', 'tsinit.node'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules', 'node-tsinit', 'build', 'Release', 'tsinit.node'))).toBe(true);
     const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
       path.join(app, 'node_modules', '.bin', 'tsinit'), '--', 'sh', '-c', 'echo "ppid=$PPID"; exit 5'],
     { cwd: app, env: cleanEnv(), timeoutMs: 60_000 });
@@ -115,8 +115,8 @@ describe('installed from the tarball with no compiler on PATH', () => {
   });
 
   it('installs without compiling: the prebuild is used and no build/ folder appears', () => {
-    expect(existsSync(path.join(app, 'node_modules', 'tsinit', 'prebuilds', 'linux-x64', 'tsinit.glibc.node'))).toBe(true);
-    expect(existsSync(path.join(app, 'node_modules', 'tsinit', 'build'))).toBe(false);
+    expect(existsSync(path.join(app, 'node_modules', 'node-tsinit', 'prebuilds', 'linux-x64', 'tsinit.glibc.node'))).toBe(true);
+    expect(existsSync(path.join(app, 'node_modules', 'node-tsinit', 'build'))).toBe(false);
   });
 
   it('reports the version in package.json', async () => {
@@ -156,9 +156,9 @@ describe('installed from the tarball with no compiler on PATH', () => {
   });
 
   it('loads from CommonJS (require) and ESM (import) with the same named exports', async () => {
-    const cjs = await mustRun('node', ['-e', 'console.log(JSON.stringify(Object.keys(require("tsinit")).filter((k) => k !== "__esModule").sort()))'], { cwd: app, env });
+    const cjs = await mustRun('node', ['-e', 'console.log(JSON.stringify(Object.keys(require("node-tsinit")).filter((k) => k !== "__esModule").sort()))'], { cwd: app, env });
     const esm = await mustRun('node', ['--input-type=module', '-e',
-      'import * as m from "tsinit"; import { spawn, parseSignal } from "tsinit";' +
+      'import * as m from "node-tsinit"; import { spawn, parseSignal } from "node-tsinit";' +
       'if (typeof spawn !== "function" || parseSignal("TERM") !== 15) process.exit(3);' +
       'console.log(JSON.stringify(Object.keys(m).filter((k) => k !== "default" && k !== "__esModule").sort()))'], { cwd: app, env });
     const names = JSON.parse(cjs.stdout) as string[];

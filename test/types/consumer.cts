@@ -8,7 +8,7 @@ import {
   type SpawnOptions, type StdioOption, type SupervisedState, type SupervisedEvents,
   type ForwardOptions, type ReaperOptions, type ReapEvent, type ReaperEvents,
   type ExitStatus, type SignalLike, type CliOptions,
-} from 'tsinit';  // compiled to require('tsinit')
+} from 'node-tsinit';  // compiled to require('node-tsinit')
 import type { Readable, Writable } from 'node:stream';
 
 const stdio: StdioOption = 'pipe';

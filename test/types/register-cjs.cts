@@ -1,6 +1,6 @@
-// `require('tsinit/register')` from CommonJS.
-import register = require('tsinit/register');
-import type { Reaper } from 'tsinit';
+// `require('node-tsinit/register')` from CommonJS.
+import register = require('node-tsinit/register');
+import type { Reaper } from 'node-tsinit';
 
 const r: Reaper | undefined = register.reaper;
 void r;
