@@ -14,6 +14,29 @@ export const SIGRTMAX = 64;
 /** Highest signal number on Linux. */
 export const MAX_SIGNAL = 64;
 
+// Named numbers, so that no other module writes a signal as a bare number.
+export const SIGHUP = 1;
+export const SIGINT = 2;
+export const SIGQUIT = 3;
+export const SIGKILL = 9;
+export const SIGUSR1 = 10;
+export const SIGUSR2 = 12;
+export const SIGPIPE = 13;
+export const SIGALRM = 14;
+export const SIGTERM = 15;
+export const SIGCHLD = 17;
+export const SIGCONT = 18;
+export const SIGSTOP = 19;
+export const SIGTSTP = 20;
+export const SIGTTIN = 21;
+export const SIGTTOU = 22;
+export const SIGXFSZ = 25;
+export const SIGPROF = 27;
+export const SIGWINCH = 28;
+
+/** The job-control stops a terminal sends: SIGTSTP, SIGTTIN, SIGTTOU. */
+export const JOB_CONTROL_STOPS: ReadonlySet<number> = new Set([SIGTSTP, SIGTTIN, SIGTTOU]);
+
 const STANDARD: ReadonlyArray<readonly [string, number]> = [
   ['SIGHUP', 1], ['SIGINT', 2], ['SIGQUIT', 3], ['SIGILL', 4], ['SIGTRAP', 5], ['SIGABRT', 6],
   ['SIGBUS', 7], ['SIGFPE', 8], ['SIGKILL', 9], ['SIGUSR1', 10], ['SIGSEGV', 11], ['SIGUSR2', 12],
