@@ -38,7 +38,7 @@ export interface CliOptions {
   pdeathsig: number | null;
   /** Signal rewrites before forwarding; a target of 0 drops the signal. */
   rewrite: Map<number, number>;
-  /** 0 warnings only, 1 timeline and forwarding, 2 and 3 deeper. */
+  /** -1 errors only (TINI_VERBOSITY=0), 0 warnings, 1 timeline and forwarding, 2 and 3 deeper. */
   verbosity: number;
   /** Warn when an orphaned zombie is reaped. */
   warnOnReap: boolean;
@@ -175,7 +175,11 @@ function applyEnv(o: CliOptions, env: Env): void {
   if (get('TINI_KILL_PROCESS_GROUP') !== undefined) o.group = true;
   if ((v = get('DUMB_INIT_SETSID')) !== undefined) o.group = parseBool(v, 'DUMB_INIT_SETSID');
   if (get('TINI_SUBREAPER') !== undefined) o.subreaper = true;
-  if ((v = get('TINI_VERBOSITY')) !== undefined) o.verbosity = parseVerbosity(v, 'TINI_VERBOSITY');
+  // tini counts from 1, its quiet default (warnings): 0 silences warnings too,
+  // 2 is info, 3 debug, 4 trace. tsinit's scale starts at warnings (0).
+  if ((v = get('TINI_VERBOSITY')) !== undefined) o.verbosity = Math.min(parseNumber(v, 'TINI_VERBOSITY', 4) - 1, 3);
+  // dumb-init has one switch: DUMB_INIT_DEBUG=1 turns on its debug output.
+  if ((v = get('DUMB_INIT_DEBUG')) !== undefined && parseBool(v, 'DUMB_INIT_DEBUG')) o.verbosity = Math.max(o.verbosity, 2);
 
   if ((v = get('TSINIT_GRACE')) !== undefined) o.grace = parseSeconds(v, 'TSINIT_GRACE');
   if ((v = get('TSINIT_SINGLE_CHILD')) !== undefined) o.group = !parseBool(v, 'TSINIT_SINGLE_CHILD');
@@ -197,10 +201,14 @@ function applyEnv(o: CliOptions, env: Env): void {
   }
 }
 
-function parseVerbosity(text: string, what: string): number {
+function parseNumber(text: string, what: string, max: number): number {
   const t = text.trim();
-  if (!/^\d+$/.test(t)) fail(`invalid ${what} '${text}': expected a number 0..3`);
-  return Math.min(Number(t), 3);
+  if (!/^\d+$/.test(t)) fail(`invalid ${what} '${text}': expected a number 0..${max}`);
+  return Math.min(Number(t), max);
+}
+
+function parseVerbosity(text: string, what: string): number {
+  return parseNumber(text, what, 3);
 }
 
 /**
@@ -284,7 +292,7 @@ Options (environment twin in brackets; the command line wins):
   -e, --expect-exit CODE   report exit code CODE as 0; repeatable [TSINIT_EXPECT_EXIT=143,130]
   -p, --pdeathsig SIGNAL   receive SIGNAL when tsinit's parent dies [TSINIT_PDEATHSIG]
   -r, --rewrite FROM:TO    forward signal FROM as TO; TO=0 drops it; repeatable [TSINIT_REWRITE=15:3,2:0]
-  -v, --verbose            more diagnostics on stderr; repeatable [TSINIT_VERBOSITY, TINI_VERBOSITY]
+  -v, --verbose            more diagnostics on stderr; repeatable [TSINIT_VERBOSITY, TINI_VERBOSITY, DUMB_INIT_DEBUG]
   -w, --warn-on-reap       warn when an orphaned zombie is reaped [TSINIT_WARN_ON_REAP]
       --dump SIGNAL[:SECS] at the grace deadline send SIGNAL, wait SECS (default 2), then SIGKILL [TSINIT_DUMP]
       --log-format FORMAT  human (default) or json, on stderr [TSINIT_LOG_FORMAT]

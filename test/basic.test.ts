@@ -19,3 +19,20 @@ describe('exit status', () => {
     expect(r.stderr).toContain('no-such-program-xyz');
   });
 });
+
+describe("the other inits' verbosity variables", () => {
+  it('TINI_VERBOSITY=1 (tini\'s quiet default) prints nothing on a clean run; 2 prints the info lines', async () => {
+    const quiet = await run(['--', 'true'], { env: { TINI_VERBOSITY: '1' } });
+    expect(quiet.code).toBe(0);
+    expect(quiet.stderr).toBe('');
+    const info = await run(['--', 'true'], { env: { TINI_VERBOSITY: '2' } });
+    expect(info.code).toBe(0);
+    expect(info.stderr).toMatch(/^tsinit: started true as pid \d+/m);
+  });
+  it('DUMB_INIT_DEBUG=1 turns on debug output', async () => {
+    const r = await run(['--', 'true'], { env: { DUMB_INIT_DEBUG: '1' } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/^tsinit: started true as pid \d+/m);
+    expect(r.stderr.split('\n').length).toBeGreaterThan(3);
+  });
+});

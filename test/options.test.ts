@@ -213,10 +213,27 @@ describe('environment twins', () => {
     expect(o.rewrite.get(2)).toBe(0);
     expect(o.rewrite.size).toBe(2);
   });
-  it('TSINIT_VERBOSITY and TINI_VERBOSITY set the verbosity', () => {
+  it('TSINIT_VERBOSITY sets the verbosity', () => {
     expect(parse(['app'], { TSINIT_VERBOSITY: '2' }).verbosity).toBe(2);
-    expect(parse(['app'], { TINI_VERBOSITY: '3' }).verbosity).toBe(3);
+  });
+  it.each([
+    ['0', -1, 'silent but for errors'],
+    ['1', 0, 'warnings: tini\'s quiet default'],
+    ['2', 1, 'info'],
+    ['3', 2, 'debug'],
+    ['4', 3, 'trace'],
+    ['9', 3, 'trace'],
+  ])('TINI_VERBOSITY=%s means what it means to tini (tsinit level %i: %s)', (tini, level) => {
+    expect(parse(['app'], { TINI_VERBOSITY: tini }).verbosity).toBe(level);
+  });
+  it('TSINIT_VERBOSITY wins over TINI_VERBOSITY', () => {
     expect(parse(['app'], { TINI_VERBOSITY: '3', TSINIT_VERBOSITY: '1' }).verbosity).toBe(1);
+  });
+  it('DUMB_INIT_DEBUG=1 turns on debug output; 0 leaves the verbosity alone', () => {
+    expect(parse(['app'], { DUMB_INIT_DEBUG: '1' }).verbosity).toBe(2);
+    expect(parse(['app'], { DUMB_INIT_DEBUG: '0' }).verbosity).toBe(0);
+    expect(parse(['app'], { DUMB_INIT_DEBUG: '1', TINI_VERBOSITY: '4' }).verbosity).toBe(3);
+    expect(parse(['app'], { DUMB_INIT_DEBUG: '1', TSINIT_VERBOSITY: '1' }).verbosity).toBe(1);
   });
   it('TSINIT_WARN_ON_REAP=1 warns on reap', () => {
     expect(parse(['app'], { TSINIT_WARN_ON_REAP: '1' }).warnOnReap).toBe(true);
@@ -258,6 +275,8 @@ describe('a malformed value in the environment is a usage error', () => {
     ['TSINIT_SINGLE_CHILD', 'maybe'],
     ['TSINIT_SUBREAPER', '2'],
     ['DUMB_INIT_SETSID', 'x'],
+    ['DUMB_INIT_DEBUG', 'x'],
+    ['TINI_VERBOSITY', 'loud'],
     ['TSINIT_EXPECT_EXIT', '143,abc'],
     ['TSINIT_EXPECT_EXIT', '300'],
     ['TSINIT_PDEATHSIG', 'SIGNOPE'],
