@@ -2,7 +2,8 @@
  * Forwarding this process's signals to supervised children, with the init's
  * rules: each target's `rewrite` table applies, and SIGTERM or SIGINT begins
  * the target's stop (its grace deadline armed, SIGCONT sent after the stop
- * signal, SIGKILL to its group when the deadline passes).
+ * signal when a process of its group is stopped, SIGKILL to its group when
+ * the deadline passes).
  * @module
  */
 import { subscribe } from './signal-hub';

@@ -17,7 +17,7 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { descendantsOf, listProcesses, procIsOurs } from './proc';
+import { anyStopped, descendantsOf, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
@@ -256,14 +256,15 @@ class Init {
     if (this.drainTimer === undefined && !this.killedLeftovers) this.startDrain();
   }
 
-  /** SIGTERM (and SIGCONT) to everything left, SIGKILL when the grace deadline passes. */
+  /** SIGTERM (and SIGCONT to a stopped one) to everything left, SIGKILL when the grace deadline passes. */
   private startDrain(): void {
     const child = this.child!;
     const deadline = child.deadline ?? Date.now() + this.o.grace * 1000;
     const remaining = deadline - Date.now();
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
-    this.signalLeftovers(SIGCONT);
+    // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
+    if (this.leftoverStopped()) this.signalLeftovers(SIGCONT);
     this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
@@ -297,6 +298,13 @@ class Init {
     const descendants = procIsOurs() ? descendantsOf(process.pid) : [];
     for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
     return descendants.length;
+  }
+
+  /** Whether a process tsinit is responsible for is stopped by job control (true when /proc cannot tell). */
+  private leftoverStopped(): boolean {
+    if (this.pid1) return anyStopped((p) => p.pid !== 1);
+    const mine = new Set(procIsOurs() ? descendantsOf(process.pid).map((p) => p.pid) : []);
+    return anyStopped((p) => mine.has(p.pid));
   }
 
   /** Transition → exited. */

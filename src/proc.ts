@@ -76,6 +76,17 @@ export function listProcesses(): ProcStat[] {
   return out;
 }
 
+/**
+ * Whether a process that `match` selects is stopped by job control (state T),
+ * so that a stop signal would wait for a SIGCONT. Without a /proc of this PID
+ * namespace nobody can tell: the answer is then true, so that the caller
+ * sends the SIGCONT rather than leave a stopped process unable to act.
+ */
+export function anyStopped(match: (p: ProcStat) => boolean): boolean {
+  if (!procIsOurs()) return true;
+  return listProcesses().some((p) => p.state === 'T' && match(p));
+}
+
 /** The processes below `root` in the parent tree (root excluded), from one listing. */
 export function descendantsOf(root: number, all: readonly ProcStat[] = listProcesses()): ProcStat[] {
   const byParent = new Map<number, ProcStat[]>();

@@ -19,6 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
+import { anyStopped } from './proc';
 import { signalName, toSignalNumber, type SignalLike } from './signals';
 
 const SIGINT = 2;
@@ -306,7 +307,8 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   /**
    * Forwards a signal this process received, with the init's rules: the
    * rewrite table applies (a target of 0 drops it), and a SIGTERM or SIGINT
-   * begins a stop (deadline armed, SIGCONT sent after it). Returns the
+   * begins a stop (deadline armed, SIGCONT sent after it when the group has
+   * a stopped process). Returns the
    * number actually sent, or 0 when dropped.
    */
   forward(signum: number): number {
@@ -318,7 +320,8 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   }
 
   /**
-   * Stops the child: sends the kill signal (default SIGTERM) and SIGCONT, and
+   * Stops the child: sends the kill signal (default SIGTERM), SIGCONT when a
+   * process of the group is stopped (so that it can act on it), and
    * SIGKILLs the group if it is still alive when the grace deadline passes.
    * Idempotent; resolves when the child is reaped.
    */
@@ -332,17 +335,26 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     return this.exited;
   }
 
-  /** Transition running → stopping: send `signum` and SIGCONT, arm the deadline. */
+  /** Transition running → stopping: send `signum` (and SIGCONT to a stopped group), arm the deadline. */
   private beginStop(signum: number, grace: number): void {
     this.send(signum);
-    // A stopped process cannot act on the stop signal until it is continued.
-    if (signum !== SIGKILL && signum !== SIGCONT) this.send(SIGCONT);
-    if (this.stateName !== 'running') return; // the deadline of the first stop stands
-    this.stateName = 'stopping';
-    this.stopStartedAt = Date.now();
-    this.stopDeadline = this.stopStartedAt + grace * 1000;
-    this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
-    this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline });
+    const first = this.stateName === 'running';
+    if (first) {
+      this.stateName = 'stopping';
+      this.stopStartedAt = Date.now();
+      this.stopDeadline = this.stopStartedAt + grace * 1000;
+      this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
+    }
+    // A stopped process cannot act on the stop signal until it is continued;
+    // a running one must not get a SIGCONT that nobody sent.
+    if (signum !== SIGKILL && signum !== SIGCONT && this.hasStoppedMember()) this.send(SIGCONT);
+    if (first) this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline! });
+  }
+
+  /** Whether the child, or a member of its group, is stopped by job control (true when /proc cannot tell). */
+  private hasStoppedMember(): boolean {
+    if (this.stateName === 'exited') return false;
+    return anyStopped((p) => p.pid === this.pid || (this.group && p.pgid === this.pgid));
   }
 
   /** The grace deadline passed: transition stopping → dumping when a dump signal is set, else escalate. */

@@ -7,7 +7,9 @@
  */
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, sleep, start, type Running } from './helpers';
+import { readFileSync } from 'node:fs';
+import { SIGCONT, SIGTERM } from '../src/signals';
+import { firstChildOf, killAll, sleep, start, type Running } from './helpers';
 import { alive, fixture, matches, recorded, tempDir } from './fixtures/util';
 
 afterEach(killAll);
@@ -29,7 +31,14 @@ function readyPids(stdout: string): number[] {
   return matches(stdout, /^ready \d+ (\d+) \d+$/m).map((m) => Number(m[1]));
 }
 
-const TERM = 15;
+const TERM = SIGTERM;
+
+/** Polls `fn` every 20 ms until it is true or `ms` pass; returns its last answer. */
+async function until(fn: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!fn() && Date.now() < end) await sleep(20);
+  return fn();
+}
 
 describe('grace period after a forwarded SIGTERM or SIGINT', () => {
   it('a child that ignores SIGTERM gets SIGKILL after the grace, with its whole group; tsinit exits 137', async () => {
@@ -40,10 +49,11 @@ describe('grace period after a forwarded SIGTERM or SIGINT', () => {
     const r = await h.result;
     const elapsed = Date.now() - t0;
     expect(r.code).toBe(137);
-    // Both members of the group got SIGTERM first (and SIGCONT with it)...
+    // Both members of the group got SIGTERM first (and no SIGCONT: neither was stopped)...
     expect(recorded(r.stdout, 0)).toContain(TERM);
     expect(recorded(r.stdout, 1)).toContain(TERM);
-    expect(recorded(r.stdout, 0)).toContain(18);
+    expect(recorded(r.stdout, 0)).not.toContain(SIGCONT);
+    expect(recorded(r.stdout, 1)).not.toContain(SIGCONT);
     // ...and SIGKILL went to the group, not before the grace and long before the 30 s default.
     expect(elapsed).toBeGreaterThanOrEqual(900);
     expect(elapsed).toBeLessThan(10_000);
@@ -61,6 +71,25 @@ describe('grace period after a forwarded SIGTERM or SIGINT', () => {
     expect(r.stderr).toMatch(/SIGKILL to process group/);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
   });
+
+  for (const pid1 of [true, false]) {
+    it(`a stopped child group gets SIGCONT after the forwarded SIGTERM, and acts on it (${pid1 ? 'as PID 1' : 'not PID 1'})`, async () => {
+      const h = start(['-t', '20', '--', sigrec, '-f', '2', '-s', '-x', '15', '-e', '0', '-T', '30'], { pid1 });
+      await ready(h, 2);
+      const inner = await h.tsinitPid();
+      const child = await firstChildOf(inner, 'the child'); // host pid of the group leader
+      process.kill(-child, 'SIGSTOP');
+      await until(() => matches(readFileSync('/proc/' + child + '/stat', 'latin1'), /\) T /).length > 0, 5000);
+      h.kill('SIGTERM');
+      const r = await h.result;
+      // Both copies woke (a stopped process acts on nothing until continued),
+      // took SIGTERM and exited 0, long before the 20 s grace's SIGKILL.
+      expect(r.code).toBe(0);
+      expect(recorded(r.stdout, 0)).toContain(TERM);
+      expect(recorded(r.stdout, 1)).toContain(TERM);
+      expect(r.stderr).not.toMatch(/SIGKILL/);
+    });
+  }
 
   it('SIGINT starts the grace too; -t takes fractions', async () => {
     const h = start(['-t', '0.5', '--', sigrec, '-s', '-T', '30']);
@@ -146,6 +175,8 @@ describe('end of life: the main child exits, others remain', () => {
       expect(r.code).toBe(3);
       // Both got SIGTERM first, once each...
       expect(matches(r.stdout, /^sig 0 15 /m)).toHaveLength(2);
+      // ...and no SIGCONT, since neither was stopped (dumb-init's own suite checks this)...
+      expect(matches(r.stdout, /^sig 0 18 /m)).toHaveLength(0);
       // ...and were killed at the grace deadline, not before.
       expect(elapsed).toBeGreaterThanOrEqual(700);
       expect(elapsed).toBeLessThan(10_000);
