@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The Node versions beside this machine's Node 20 that the suite must pass on. */
-export const DEFAULTS = ['22.23.5', '24.22.3'];
+export const DEFAULTS = ['22.23.5', '24.22.3', '26.12.1'];
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const CACHE = process.env.TSINIT_NODE_CACHE || path.join(ROOT, 'node_modules', '.cache', 'tsinit-node');

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the test suite under several Node.js versions: the Node on PATH, then
 # each official binary fetched by scripts/fetch-node.mjs (default: the newest
-# tested 22.x and 24.x). bin/tsinit runs `exec node` from PATH, so putting a
+# tested 22.x, 24.x and 26.x). bin/tsinit runs `exec node` from PATH, so putting a
 # Node's bin directory first in PATH runs both Vitest and tsinit under it.
 #
 #   scripts/test-node-versions.sh [VERSION...] [-- VITEST ARGS...]
