@@ -24,6 +24,7 @@ import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
+import { childEnvironmentEntries, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 
 const SIGINT = 2;
 const SIGKILL = 9;
@@ -35,9 +36,7 @@ const JOB_STOP = new Set([20, 21, 22]); // SIGTSTP SIGTTIN SIGTTOU
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
 const AFTER_KILL_MS = 5000;
 
-/** Environment variables the bin wrapper uses to carry state past `exec node`. */
-export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
-export const STASHED_PPID = '__TSINIT_PPID';
+export { STASHED_NODE_OPTIONS, STASHED_PPID };
 
 /**
  * The child's environment: tsinit's own, minus the wrapper's private
@@ -56,10 +55,22 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
 /** Named states of the init. */
 export type InitState = 'starting' | 'running' | 'draining' | 'exited';
 
-/** Runs PROGRAM as an init would and resolves with the status tsinit should exit with. */
+/** PROGRAM, its arguments and tsinit's environment as bytes (see `readRawInvocation`). */
+export interface RawCommand {
+  /** `o.command` byte for byte. */
+  command: Buffer[];
+  /** tsinit's environment as executed, entry by entry; the child's is derived from it. */
+  env: Buffer[];
+}
+
+/**
+ * Runs PROGRAM as an init would and resolves with the status tsinit should
+ * exit with. With `raw`, the child gets PROGRAM, its arguments and its
+ * environment from these bytes instead of the decoded `o.command` and `env`.
+ */
 export function runInit(o: CliOptions, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env,
-  onSpawned?: (pid: number) => void): Promise<number> {
-  return new Init(o, log, env, onSpawned).run();
+  onSpawned?: (pid: number) => void, raw?: RawCommand): Promise<number> {
+  return new Init(o, log, env, onSpawned, raw).run();
 }
 
 class Init {
@@ -84,6 +95,7 @@ class Init {
     private readonly log: Logger,
     private readonly env: Readonly<Record<string, string | undefined>>,
     private readonly onSpawned?: (pid: number) => void,
+    private readonly raw?: RawCommand,
   ) {}
 
   run(): Promise<number> {
@@ -130,12 +142,18 @@ class Init {
   /** Transition starting → running. Returns false when PROGRAM could not start. */
   private spawn(): boolean {
     const { o, core, log } = this;
-    const [file, ...args] = o.command as [string, ...string[]];
+    const file = o.command[0]!;
+    const [program, ...args] = (this.raw?.command ?? o.command) as [string | Buffer, ...Array<string | Buffer>];
+    if (program.length === 0) {
+      // execvp("") fails with ENOENT: an empty name is a missing program.
+      this.failSpawn("cannot run '': the program name is empty", 'ENOENT', file);
+      return false;
+    }
     // tcgetpgrp fails (-1) on anything but a terminal, so no isatty first.
     this.foreground = o.group && core.tcgetpgrp(0) === this.ownPgrp;
     try {
-      this.child = spawnSupervised(file, args, {
-        env: childEnvironment(this.env),
+      this.child = spawnSupervised(program, args, {
+        env: this.raw !== undefined ? childEnvironmentEntries(this.raw.env) : childEnvironment(this.env),
         grace: o.grace,
         group: o.group,
         foreground: this.foreground,
@@ -144,11 +162,7 @@ class Init {
       });
     } catch (err) {
       const e = err as SpawnError;
-      log.error('spawn-error', e.message, { code: e.code, program: file });
-      this.state = 'exited';
-      const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
-      this.report.finishWithoutChild(e.message, code);
-      this.finishResolve(code);
+      this.failSpawn(e.message, e.code, file);
       return false;
     }
     const child = this.child;
@@ -164,6 +178,15 @@ class Init {
     child.on('escalated', () => this.onEscalated());
     child.on('exit', (status) => this.onChildExit(status));
     return true;
+  }
+
+  /** Transition starting → exited: PROGRAM could not start (127 not found, 126 any other reason). */
+  private failSpawn(message: string, code: string | undefined, file: string): void {
+    this.log.error('spawn-error', message, { code, program: file });
+    this.state = 'exited';
+    const status = code === 'ENOENT' || code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+    this.report.finishWithoutChild(message, status);
+    this.finishResolve(status);
   }
 
   /** Every signal tsinit receives (SIGCHLD and the faults excepted). */
