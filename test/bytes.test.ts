@@ -11,6 +11,7 @@
  */
 import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node-tsinit';
 import { fetchedNodeBin, killAll, run } from './helpers';
 import { tempDir } from './fixtures/util';
 
@@ -150,5 +151,27 @@ describe('bytes reach the child exactly', () => {
     const r = await run(['--', arg(missing)], { wrap: byteWrap({}) });
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/missing': not found/);
+  });
+});
+
+describe('the library passes Buffers on exactly', () => {
+  it('spawn() takes a Buffer program path, Buffer arguments and Buffer environment values', async () => {
+    const script = Buffer.concat([odd, Buffer.from('/show')]);
+    const s = spawn(script, [AFFB, 'plain', LONE_C3], { env: { PATH: '/usr/bin:/bin', BYTES: FF }, stdio: ['ignore', 'pipe', 'inherit'], grace: 1 });
+    let out = '';
+    for await (const chunk of s.stdout!) out += String(chunk);
+    expect((await s.exited).code).toBe(0);
+    const raw = parseRaw(out);
+    expect(raw.argv.slice(-4).map((b) => b.toString('hex'))).toEqual([script, AFFB, Buffer.from('plain'), LONE_C3].map((b) => b.toString('hex')));
+    expect(envValue(raw, 'BYTES')?.toString('hex')).toBe('ff');
+  });
+
+  it('spawn() takes the environment as a block of entries, passed on one by one (duplicates and non-UTF-8 names too)', async () => {
+    const odd = Buffer.from([0x4e, 0xff, 0x3d, 0x31]); // N\xff=1
+    const s = spawn('sh', ['-c', SHOW_RAW], { env: ['A=1', odd, 'A=2', Buffer.from('NOEQUALS')], stdio: ['ignore', 'pipe', 'inherit'], grace: 1 });
+    let out = '';
+    for await (const chunk of s.stdout!) out += String(chunk);
+    expect((await s.exited).code).toBe(0);
+    expect(parseRaw(out).env.map((b) => b.toString('hex'))).toEqual([Buffer.from('A=1'), odd, Buffer.from('A=2'), Buffer.from('NOEQUALS')].map((b) => b.toString('hex')));
   });
 });
