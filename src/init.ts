@@ -100,8 +100,9 @@ class Init {
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
+    const procUsable = procIsOurs();
     this.report = new StopReport(this.log, {
-      self: process.pid, pid1: this.pid1, grace: this.o.grace,
+      self: process.pid, pid1: this.pid1, grace: this.o.grace, procUsable,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
     });
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
@@ -109,6 +110,10 @@ class Init {
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
     guardInspector(this.log);
     this.setUpProcess();
+    if (!procUsable) {
+      this.log.warn('setup', "/proc is missing or belongs to another PID namespace: processes left running at a stop or after the child exits cannot be listed or diagnosed" +
+        (this.pid1 ? '' : ", and those outside the child's process group are not stopped") + ' (mount a /proc for this PID namespace)');
+    }
     claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
     if (!this.spawn()) return done;
     for (const signum of this.pending.splice(0)) this.onSignal(signum);
@@ -287,7 +292,7 @@ class Init {
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
     this.signalLeftovers(SIGCONT);
-    this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
   }
@@ -304,12 +309,12 @@ class Init {
     }, AFTER_KILL_MS);
   }
 
-  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted. */
-  private signalLeftovers(signum: number): number {
+  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted (undefined: /proc can't tell). */
+  private signalLeftovers(signum: number): number | undefined {
     const { core, child } = this;
     if (this.pid1) {
       // kill(-1) reaches every process in the namespace but PID 1 itself.
-      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : 1;
+      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : undefined;
       core.kill(-1, signum);
       return n;
     }
@@ -317,7 +322,8 @@ class Init {
     // (a second SIGTERM means "hurry up" to many programs).
     const group = child !== undefined && child.group ? child.pgid : undefined;
     if (group !== undefined) core.kill(-group, signum);
-    const descendants = procIsOurs() ? descendantsOf(process.pid) : [];
+    if (!procIsOurs()) return undefined;
+    const descendants = descendantsOf(process.pid);
     for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
     return descendants.length;
   }
