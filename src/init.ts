@@ -24,6 +24,7 @@ import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
+import { describeIn, wait, type Wait } from './durations';
 import { childEnvironmentEntries, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 
 const SIGINT = 2;
@@ -81,7 +82,7 @@ class Init {
   private readonly ownPgrp = this.core.getpgid(0);
   private foreground = false;
   private pending: number[] = [];
-  private drainTimer: NodeJS.Timeout | undefined;
+  private drainTimer: Wait | undefined;
   private killedLeftovers = false;
   private finishResolve!: (status: number) => void;
   private stopSignalAt: number | undefined;
@@ -292,21 +293,21 @@ class Init {
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
     this.signalLeftovers(SIGCONT);
-    this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
-    this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
+    this.drainTimer = wait(remaining, () => this.killLeftovers());
   }
 
   /** Transition draining → killing leftovers: SIGKILL to all, then a bounded wait for the kernel. */
   private killLeftovers(): void {
     this.killedLeftovers = true;
-    clearTimeout(this.drainTimer);
+    this.drainTimer?.cancel();
     this.report.drainKilling(); // logs who is left, and why, before they go
     this.signalLeftovers(SIGKILL);
-    this.drainTimer = setTimeout(() => {
+    this.drainTimer = wait(AFTER_KILL_MS, () => {
       this.report.stuckAfterKill(AFTER_KILL_MS);
       this.finish();
-    }, AFTER_KILL_MS);
+    });
   }
 
   /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted (undefined: /proc can't tell). */
@@ -332,7 +333,7 @@ class Init {
   private finish(): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    clearTimeout(this.drainTimer);
+    this.drainTimer?.cancel();
     const status = this.child!.exitStatus!;
     const code = remapStatus(status.status, this.o.expectExit);
     this.report.disarm();

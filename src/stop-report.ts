@@ -17,6 +17,7 @@ import {
   type Responsibility, type SignalTarget, type StopContext, type Survivor,
 } from './diagnose';
 import { formatTerminationMessage, writeTerminationLog } from './termination-log';
+import { wait, type Wait } from './durations';
 
 /** First diagnosis point after the stop signal. */
 const FIRST_LOOK_MS = 1000;
@@ -31,7 +32,7 @@ interface Phase {
   ctx: StopContext;
   /** When the signal was sent (ms since the epoch). */
   at: number;
-  timers: NodeJS.Timeout[];
+  timers: Wait[];
 }
 
 /** What the report needs to know about its settings. */
@@ -121,7 +122,7 @@ export class StopReport {
 
   /** Stops every diagnosis timer. */
   disarm(): void {
-    for (const t of this.phase?.timers ?? []) clearTimeout(t);
+    for (const t of this.phase?.timers ?? []) t.cancel();
     if (this.phase !== undefined) this.phase.timers = [];
   }
 
@@ -131,7 +132,7 @@ export class StopReport {
     for (const p of [FIRST_LOOK_MS, windowMs / 2]) {
       if (p < windowMs - MIN_GAP_MS && points.every((q) => Math.abs(q - p) >= MIN_GAP_MS)) points.push(p);
     }
-    for (const p of points) phase.timers.push(setTimeout(() => this.progress(), p));
+    for (const p of points) phase.timers.push(wait(p, () => this.progress()));
   }
 
   /** Lists the survivors of the current phase, or [] when /proc can't tell. */
@@ -200,7 +201,7 @@ export class StopReport {
     this.dump = { signal: dumpSignal, at: Date.now(), count: list.filter((s) => s.cause !== 'zombie').length };
     const to = this.seeing ? ` to ${this.dump.count} process(es)` : '';
     this.emit(Level.Warn, 'dump', list, sig, elapsed,
-      `grace period of ${this.opts.grace} s over: sending ${dumpSignal}${to} for a dump, SIGKILL in ${seconds} s`,
+      `grace period of ${this.opts.grace} s over: sending ${dumpSignal}${to} for a dump, ${seconds === Infinity ? 'no SIGKILL (never)' : `SIGKILL in ${seconds} s`}`,
       { dumpSignal, seconds }, true);
     return list;
   }

@@ -20,6 +20,7 @@ import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
 import { searchPath } from './raw-invocation';
+import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, wait, type Wait } from './durations';
 import { signalName, toSignalNumber, type SignalLike } from './signals';
 
 const SIGINT = 2;
@@ -46,7 +47,10 @@ export interface SpawnOptions {
   cwd?: string | Buffer;
   /** All three streams alike, or one each for stdin, stdout, stderr. Default 'inherit'. */
   stdio?: StdioOption | readonly [StdioOption, StdioOption, StdioOption];
-  /** Seconds from the stop signal to SIGKILL of the whole group. Default 30. */
+  /**
+   * Seconds from the stop signal to SIGKILL of the whole group. Default 30.
+   * Infinity: never SIGKILL; any finite value is waited for in full.
+   */
   grace?: number;
   /** Run the child in a process group of its own and signal the whole group. Default true. */
   group?: boolean;
@@ -58,7 +62,7 @@ export interface SpawnOptions {
   killSignal?: SignalLike;
   /**
    * At the grace deadline, send `signal` first (e.g. SIGQUIT for a thread
-   * dump), wait `seconds` (default 2), then SIGKILL. Default: SIGKILL at once.
+   * dump), wait `seconds` (default 2; Infinity: never), then SIGKILL. Default: SIGKILL at once.
    */
   dump?: { signal: SignalLike; seconds?: number };
 }
@@ -271,7 +275,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   private stateName: SupervisedState = 'running';
   private status: ExitStatus | undefined;
   private resolveExit!: (s: ExitStatus) => void;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Wait | undefined;
   private stopStartedAt: number | undefined;
   private stopDeadline: number | undefined;
   private readonly rewrite: Map<number, number>;
@@ -368,8 +372,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   stop(options: { signal?: SignalLike; grace?: number } = {}): Promise<ExitStatus> {
     if (this.stateName === 'running') {
       const signum = options.signal === undefined ? this.killSignal : toSignalNumber(options.signal);
-      const grace = options.grace ?? this.grace;
-      if (!(grace >= 0)) throw new TypeError(`grace must be a number of seconds >= 0, got ${String(options.grace)}`);
+      const grace = checkSeconds(options.grace, 'grace', this.grace);
       this.beginStop(signum, grace);
     }
     return this.exited;
@@ -384,7 +387,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.stateName = 'stopping';
     this.stopStartedAt = Date.now();
     this.stopDeadline = this.stopStartedAt + grace * 1000;
-    this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
+    this.timer = wait(grace * 1000, () => this.onDeadline());
     this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline });
   }
 
@@ -397,14 +400,14 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.emit('dump', { signal: signalName(this.dump.signal), seconds: this.dump.seconds, after });
     if (this.stateName !== 'dumping') return; // a listener escalated, or the child was reaped meanwhile
     this.send(this.dump.signal);
-    this.timer = setTimeout(() => this.escalate(), this.dump.seconds * 1000);
+    this.timer = wait(this.dump.seconds * 1000, () => this.escalate());
   }
 
   /** Transition stopping (or dumping) → killing: SIGKILL to the group. */
   escalate(): void {
     if (this.stateName === 'exited' || this.stateName === 'killing') return;
     this.stateName = 'killing';
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.emit('escalating', { signal: 'SIGKILL', after: Date.now() - (this.stopStartedAt ?? Date.now()) });
     this.send(SIGKILL);
@@ -419,7 +422,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     const status = ev.kind === 'exited' ? exitedWith(ev.value) : ev.kind === 'killed' ? killedBy(ev.value) : lostStatus();
     this.status = status;
     this.stateName = 'exited';
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.afterOutput(() => {
       this.resolveExit(status);
@@ -468,10 +471,7 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
 } {
   if (!isBytes(command) || command.length === 0) throw new TypeError('command must be a non-empty string');
   if (!Array.isArray(args) || !args.every(isBytes)) throw new TypeError('args must be an array of strings');
-  const grace = options.grace ?? 30;
-  if (typeof grace !== 'number' || !(grace >= 0) || !Number.isFinite(grace)) {
-    throw new TypeError(`grace must be a number of seconds >= 0, got ${String(options.grace)}`);
-  }
+  const grace = checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS);
   const stdio = typeof options.stdio === 'string' || options.stdio === undefined
     ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] as const
     : options.stdio;
@@ -506,11 +506,7 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
 /** Validates {@link SpawnOptions.dump}. */
 function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: number } | undefined {
   if (d === undefined) return undefined;
-  const seconds = d.seconds ?? 2;
-  if (typeof seconds !== 'number' || !(seconds >= 0) || !Number.isFinite(seconds)) {
-    throw new TypeError(`dump.seconds must be a number of seconds >= 0, got ${String(d.seconds)}`);
-  }
-  return { signal: toSignalNumber(d.signal), seconds };
+  return { signal: toSignalNumber(d.signal), seconds: checkSeconds(d.seconds, 'dump.seconds', DEFAULT_DUMP_SECONDS) };
 }
 
 /**
@@ -590,7 +586,7 @@ export function spawn(command: string | Buffer, argsOrOptions?: ReadonlyArray<st
   } catch (err) {
     if (!(err instanceof SpawnError)) throw err;
     return new Supervised(0, {
-      group: options.group ?? true, grace: options.grace ?? 30, rewrite: new Map(), killSignal: SIGTERM, failure: err,
+      group: options.group ?? true, grace: checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS), rewrite: new Map(), killSignal: SIGTERM, failure: err,
     });
   }
 }
