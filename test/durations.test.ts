@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, parseCommandLine, type Supervised } from 'node-tsinit';
 import { killAll, sleep, start as startInit } from './helpers';
+import { until } from './fixtures/util';
 import { MAX_TIMEOUT_MS, wait } from '../src/durations';
 
 const started = new Set<Supervised>();
@@ -36,6 +37,19 @@ function stateOf(pid: number): string {
   }
 }
 
+/** Waits until `pid` ignores SIGTERM (its trap is set), so a stop cannot catch it earlier. */
+async function ignoresTerm(pid: number): Promise<void> {
+  const ok = await until(() => {
+    try {
+      const m = /^SigIgn:\s+([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+      return m !== null && (BigInt(`0x${m[1]}`) & (1n << 14n)) !== 0n;
+    } catch {
+      return false;
+    }
+  });
+  expect(ok).toBe(true);
+}
+
 /** A child that ignores SIGTERM (inherited through exec), so only SIGKILL ends it. */
 const STUBBORN = ['sh', ['-c', 'trap "" TERM; exec sleep 5']] as const;
 
@@ -43,7 +57,7 @@ describe('long and endless grace periods in the library', () => {
   for (const grace of [Infinity, 3e9]) {
     it(`stop({ grace: ${grace} }) does not SIGKILL within 1 s`, async () => {
       const s = startLib(STUBBORN[0], [...STUBBORN[1]], { stdio: 'ignore' });
-      await sleep(100); // the trap is set and sleep runs
+      await ignoresTerm(s.pid);
       void s.stop({ grace });
       await sleep(1000);
       expect(s.state).toBe('stopping');
@@ -56,7 +70,7 @@ describe('long and endless grace periods in the library', () => {
 
   it('spawn({ grace: Infinity }) then stop() does not SIGKILL within 1 s', async () => {
     const s = startLib(STUBBORN[0], [...STUBBORN[1]], { stdio: 'ignore', grace: Infinity });
-    await sleep(100);
+    await ignoresTerm(s.pid);
     void s.stop();
     await sleep(1000);
     expect(s.state).toBe('stopping');
@@ -69,7 +83,7 @@ describe('long and endless grace periods in the library', () => {
       { stdio: ['ignore', 'pipe', 'inherit'], grace: 0.2, dump: { signal: 'SIGQUIT', seconds: 3e9 } });
     let out = '';
     s.stdout!.on('data', (d: Buffer) => { out += String(d); });
-    await sleep(100);
+    await ignoresTerm(s.pid);
     void s.stop();
     await sleep(1300);
     expect(out).toContain('got-quit');

@@ -35,12 +35,12 @@ describe('without a /proc of its own', () => {
     });
 
     it(`a stop with survivors never says "nothing left" at -vv, and SIGKILL still comes: ${what}`, async () => {
-      const h = start(['-vv', '-t', '2', '--', 'sh', '-c', 'trap "" TERM; sleep 30; echo survived'], { wrap: wrap(prepare), timeoutMs: 20_000 });
-      await h.waitFor(/started sh as pid/);
+      const h = start(['-vv', '-t', '2', '--', 'sh', '-c', 'trap "" TERM; echo ready; sleep 30; echo survived'], { wrap: wrap(prepare), timeoutMs: 20_000 });
+      await h.waitFor(/ready/); // the trap is set
       h.kill('SIGTERM');
       const r = await h.result;
       expect(r.code).toBe(137);
-      expect(r.stdout).toBe('');
+      expect(r.stdout).toBe('ready\n');
       expect(r.stderr.split('\n').filter((l) => WARNING.test(l))).toHaveLength(1);
       expect(r.stderr).not.toMatch(/nothing left|cannot diagnose|killed 0/);
       expect(r.stderr).toMatch(/grace of 2 s over at \+[\d.]+ s: SIGKILL sent \(who was left is unknown without \/proc\)/);
