@@ -172,13 +172,14 @@ struct Addon : public Napi::Addon<Addon> {
   // ---- spawn -------------------------------------------------------------
 
   // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2]) -> pid
+  // file, argv and envp entries are Buffers (exact bytes) or strings (UTF-8).
   // An fd of -1 leaves that descriptor closed in the child.
   Napi::Value Spawn(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string file = info[0].As<Napi::String>();
+    std::string file = ToBytes(info[0]);
     std::vector<std::string> argv_s = ToStrings(info[1].As<Napi::Array>());
     std::vector<std::string> envp_s = ToStrings(info[2].As<Napi::Array>());
-    std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
+    std::string cwd = info[3].IsString() || info[3].IsBuffer() ? ToBytes(info[3]) : "";
     bool pgroup = info[4].As<Napi::Boolean>();
     bool foreground = info[5].As<Napi::Boolean>();
     Napi::Array stdio = info[6].As<Napi::Array>();
@@ -201,10 +202,19 @@ struct Addon : public Napi::Addon<Addon> {
     return Napi::Number::New(env, pid);
   }
 
+  // A Buffer's bytes as they are, or a string's UTF-8.
+  static std::string ToBytes(Napi::Value v) {
+    if (v.IsBuffer()) {
+      Napi::Buffer<char> b = v.As<Napi::Buffer<char>>();
+      return std::string(b.Data(), b.Length());
+    }
+    return v.As<Napi::String>().Utf8Value();
+  }
+
   static std::vector<std::string> ToStrings(Napi::Array a) {
     std::vector<std::string> out;
     out.reserve(a.Length());
-    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(a.Get(i).As<Napi::String>());
+    for (uint32_t i = 0; i < a.Length(); i++) out.push_back(ToBytes(a.Get(i)));
     return out;
   }
 
@@ -672,10 +682,10 @@ struct Addon : public Napi::Addon<Addon> {
   }
 
   // execve(path, argv, envp): replaces this process in place (same pid), with
-  // 0..2 inherited. Returns only on failure.
+  // 0..2 inherited; Buffers or strings as in spawn. Returns only on failure.
   Napi::Value Execve(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::string path = info[0].As<Napi::String>();
+    std::string path = ToBytes(info[0]);
     std::vector<std::string> argv_s = ToStrings(info[1].As<Napi::Array>());
     std::vector<std::string> envp_s = ToStrings(info[2].As<Napi::Array>());
     std::vector<char*> argv = ToPointers(argv_s);

@@ -6,10 +6,11 @@
 import { readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { STATUS_INTERNAL, STATUS_USAGE } from './exit-status';
-import { runInit } from './init';
+import { runInit, type RawCommand } from './init';
 import { native } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
+import { hasReplacement, readRawInvocation } from './raw-invocation';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -22,8 +23,15 @@ export function version(): string {
   return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-/** Runs tsinit with `argv` (no node, no script) and exits the process with tsinit's status. */
-export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): void {
+/**
+ * Runs tsinit with `argv` (no node, no script) and exits the process with
+ * tsinit's status. Without `argv`, this process's own arguments: options are
+ * parsed from process.argv, and the child gets PROGRAM, its arguments and
+ * the environment byte for byte from /proc/self.
+ */
+export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.env): void {
+  const own = argv === undefined;
+  argv ??= process.argv.slice(2);
   const log = new Logger();
   let options;
   try {
@@ -44,6 +52,7 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   }
   log.verbosity = options.verbosity;
   log.format = options.logFormat;
+  const raw = own ? rawCommand(options.command, env, log) : undefined;
   // Point of no return is the spawn: from then on nothing of tsinit's own may
   // end it. Before the spawn an unexpected error ends tsinit with status 1.
   let childStarted = false;
@@ -59,5 +68,20 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  runInit(options, log, env, () => { childStarted = true; }).then((code) => native().exitNow(code));
+  runInit(options, log, env, () => { childStarted = true; }, raw).then((code) => native().exitNow(code));
+}
+
+/**
+ * PROGRAM, its arguments and the environment as executed, from /proc/self.
+ * Without /proc the decoded strings serve; at -v, a note when that changed
+ * bytes that were not UTF-8 (they show as U+FFFD).
+ */
+function rawCommand(command: readonly string[], env: NodeJS.ProcessEnv, log: Logger): RawCommand | undefined {
+  const raw = readRawInvocation();
+  if (raw !== undefined) return { command: raw.args.slice(raw.args.length - command.length), env: raw.env };
+  const lossy = command.some(hasReplacement) || Object.entries(env).some(([k, v]) => hasReplacement(k) || (v !== undefined && hasReplacement(v)));
+  if (lossy) {
+    log.info('bytes', 'cannot read /proc/self/cmdline and environ: bytes that are not UTF-8 in the arguments or environment reach the child as U+FFFD');
+  }
+  return undefined;
 }

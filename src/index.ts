@@ -23,7 +23,7 @@ export {
 } from './reaper';
 export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
-export { runInit } from './init';
+export { runInit, type RawCommand } from './init';
 export { parseCommandLine, UsageError, type CliOptions } from './options';
 
 /**

@@ -24,6 +24,8 @@ import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
+import { describeIn, wait, type Wait } from './durations';
+import { childEnvironmentEntries, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 
 const SIGINT = 2;
 const SIGKILL = 9;
@@ -35,9 +37,7 @@ const JOB_STOP = new Set([20, 21, 22]); // SIGTSTP SIGTTIN SIGTTOU
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
 const AFTER_KILL_MS = 5000;
 
-/** Environment variables the bin wrapper uses to carry state past `exec node`. */
-export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
-export const STASHED_PPID = '__TSINIT_PPID';
+export { STASHED_NODE_OPTIONS, STASHED_PPID };
 
 /**
  * The child's environment: tsinit's own, minus the wrapper's private
@@ -56,10 +56,22 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
 /** Named states of the init. */
 export type InitState = 'starting' | 'running' | 'draining' | 'exited';
 
-/** Runs PROGRAM as an init would and resolves with the status tsinit should exit with. */
+/** PROGRAM, its arguments and tsinit's environment as bytes (see `readRawInvocation`). */
+export interface RawCommand {
+  /** `o.command` byte for byte. */
+  command: Buffer[];
+  /** tsinit's environment as executed, entry by entry; the child's is derived from it. */
+  env: Buffer[];
+}
+
+/**
+ * Runs PROGRAM as an init would and resolves with the status tsinit should
+ * exit with. With `raw`, the child gets PROGRAM, its arguments and its
+ * environment from these bytes instead of the decoded `o.command` and `env`.
+ */
 export function runInit(o: CliOptions, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env,
-  onSpawned?: (pid: number) => void): Promise<number> {
-  return new Init(o, log, env, onSpawned).run();
+  onSpawned?: (pid: number) => void, raw?: RawCommand): Promise<number> {
+  return new Init(o, log, env, onSpawned, raw).run();
 }
 
 class Init {
@@ -70,7 +82,7 @@ class Init {
   private readonly ownPgrp = this.core.getpgid(0);
   private foreground = false;
   private pending: number[] = [];
-  private drainTimer: NodeJS.Timeout | undefined;
+  private drainTimer: Wait | undefined;
   private killedLeftovers = false;
   private finishResolve!: (status: number) => void;
   private stopSignalAt: number | undefined;
@@ -84,12 +96,14 @@ class Init {
     private readonly log: Logger,
     private readonly env: Readonly<Record<string, string | undefined>>,
     private readonly onSpawned?: (pid: number) => void,
+    private readonly raw?: RawCommand,
   ) {}
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
+    const procUsable = procIsOurs();
     this.report = new StopReport(this.log, {
-      self: process.pid, pid1: this.pid1, grace: this.o.grace,
+      self: process.pid, pid1: this.pid1, grace: this.o.grace, procUsable,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
     });
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
@@ -97,6 +111,10 @@ class Init {
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
     guardInspector(this.log);
     this.setUpProcess();
+    if (!procUsable) {
+      this.log.warn('setup', "/proc is missing or belongs to another PID namespace: processes left running at a stop or after the child exits cannot be listed or diagnosed" +
+        (this.pid1 ? '' : ", and those outside the child's process group are not stopped") + ' (mount a /proc for this PID namespace)');
+    }
     claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
     if (!this.spawn()) return done;
     for (const signum of this.pending.splice(0)) this.onSignal(signum);
@@ -130,12 +148,18 @@ class Init {
   /** Transition starting → running. Returns false when PROGRAM could not start. */
   private spawn(): boolean {
     const { o, core, log } = this;
-    const [file, ...args] = o.command as [string, ...string[]];
+    const file = o.command[0]!;
+    const [program, ...args] = (this.raw?.command ?? o.command) as [string | Buffer, ...Array<string | Buffer>];
+    if (program.length === 0) {
+      // execvp("") fails with ENOENT: an empty name is a missing program.
+      this.failSpawn("cannot run '': the program name is empty", 'ENOENT', file);
+      return false;
+    }
     // tcgetpgrp fails (-1) on anything but a terminal, so no isatty first.
     this.foreground = o.group && core.tcgetpgrp(0) === this.ownPgrp;
     try {
-      this.child = spawnSupervised(file, args, {
-        env: childEnvironment(this.env),
+      this.child = spawnSupervised(program, args, {
+        env: this.raw !== undefined ? childEnvironmentEntries(this.raw.env) : childEnvironment(this.env),
         grace: o.grace,
         group: o.group,
         foreground: this.foreground,
@@ -144,11 +168,7 @@ class Init {
       });
     } catch (err) {
       const e = err as SpawnError;
-      log.error('spawn-error', e.message, { code: e.code, program: file });
-      this.state = 'exited';
-      const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
-      this.report.finishWithoutChild(e.message, code);
-      this.finishResolve(code);
+      this.failSpawn(e.message, e.code, file);
       return false;
     }
     const child = this.child;
@@ -164,6 +184,15 @@ class Init {
     child.on('escalated', () => this.onEscalated());
     child.on('exit', (status) => this.onChildExit(status));
     return true;
+  }
+
+  /** Transition starting → exited: PROGRAM could not start (127 not found, 126 any other reason). */
+  private failSpawn(message: string, code: string | undefined, file: string): void {
+    this.log.error('spawn-error', message, { code, program: file });
+    this.state = 'exited';
+    const status = code === 'ENOENT' || code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+    this.report.finishWithoutChild(message, status);
+    this.finishResolve(status);
   }
 
   /** Every signal tsinit receives (SIGCHLD and the faults excepted). */
@@ -265,29 +294,29 @@ class Init {
     const n = this.signalLeftovers(SIGTERM);
     // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
     if (this.leftoverStopped()) this.signalLeftovers(SIGCONT);
-    this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
-    this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
+    this.drainTimer = wait(remaining, () => this.killLeftovers());
   }
 
   /** Transition draining → killing leftovers: SIGKILL to all, then a bounded wait for the kernel. */
   private killLeftovers(): void {
     this.killedLeftovers = true;
-    clearTimeout(this.drainTimer);
+    this.drainTimer?.cancel();
     this.report.drainKilling(); // logs who is left, and why, before they go
     this.signalLeftovers(SIGKILL);
-    this.drainTimer = setTimeout(() => {
+    this.drainTimer = wait(AFTER_KILL_MS, () => {
       this.report.stuckAfterKill(AFTER_KILL_MS);
       this.finish();
-    }, AFTER_KILL_MS);
+    });
   }
 
-  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted. */
-  private signalLeftovers(signum: number): number {
+  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted (undefined: /proc can't tell). */
+  private signalLeftovers(signum: number): number | undefined {
     const { core, child } = this;
     if (this.pid1) {
       // kill(-1) reaches every process in the namespace but PID 1 itself.
-      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : 1;
+      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : undefined;
       core.kill(-1, signum);
       return n;
     }
@@ -295,7 +324,8 @@ class Init {
     // (a second SIGTERM means "hurry up" to many programs).
     const group = child !== undefined && child.group ? child.pgid : undefined;
     if (group !== undefined) core.kill(-group, signum);
-    const descendants = procIsOurs() ? descendantsOf(process.pid) : [];
+    if (!procIsOurs()) return undefined;
+    const descendants = descendantsOf(process.pid);
     for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
     return descendants.length;
   }
@@ -311,7 +341,7 @@ class Init {
   private finish(): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    clearTimeout(this.drainTimer);
+    this.drainTimer?.cancel();
     const status = this.child!.exitStatus!;
     const code = remapStatus(status.status, this.o.expectExit);
     this.report.disarm();

@@ -14,7 +14,8 @@ export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
 
 /** The addon's functions, exactly as native/tsinit.cc exports them. */
 export interface NativeCore {
-  spawn(file: string, argv: string[], envp: string[], cwd: string | null, pgroup: boolean,
+  /** Buffers are passed as their bytes, strings as UTF-8. */
+  spawn(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>, cwd: string | Buffer | null, pgroup: boolean,
     foreground: boolean, stdio: [number, number, number]): number;
   setSignalHandler(fn: (signum: number) => void): void;
   watchSignal(signum: number, keepAlive: boolean): void;
@@ -29,7 +30,7 @@ export interface NativeCore {
   tcgetpgrp(fd: number): number;
   tcsetpgrp(fd: number, pgid: number): boolean;
   kill(pid: number, signum: number): number;
-  execve(file: string, argv: string[], envp: string[]): never;
+  execve(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>): never;
   exitNow(status: number): never;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];

@@ -9,11 +9,9 @@
  * @module
  */
 import { parseSignal, NOT_FORWARDED, signalName } from './signals';
+import { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, parseSeconds as parseDuration } from './durations';
 
-/** Default grace period: Kubernetes' and ECS's default termination grace. */
-export const DEFAULT_GRACE_SECONDS = 30;
-/** Default wait after the `--dump` signal before SIGKILL. */
-export const DEFAULT_DUMP_SECONDS = 2;
+export { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS };
 
 /** What the command line asks for. */
 export type CliAction = 'run' | 'help' | 'version' | 'license';
@@ -76,13 +74,13 @@ function fail(message: string): never {
   throw new UsageError(message);
 }
 
+/** Seconds, or inf for never: the library's validator and message (src/durations.ts). */
 function parseSeconds(text: string, what: string): number {
-  const t = text.trim();
-  // setTimeout's ceiling is 2^31-1 ms; beyond ~24 days a grace means "never".
-  if (!/^(\d+(\.\d*)?|\.\d+)$/.test(t) || Number(t) > 2_000_000) {
-    fail(`invalid ${what} '${text}': expected seconds, e.g. 30 or 2.5`);
+  try {
+    return parseDuration(text, what);
+  } catch (err) {
+    return fail(`${(err as Error).message}, e.g. 30, 2.5 or inf`);
   }
-  return Number(t);
 }
 
 function parseExitCode(text: string, what: string): number {
@@ -116,7 +114,7 @@ function parseBool(text: string, what: string): boolean {
 function parseDump(text: string, what: string): [number, number] {
   const [sig, secs, ...rest] = text.split(':');
   if (rest.length > 0 || sig === undefined) fail(`invalid ${what} '${text}': expected SIGNAL or SIGNAL:SECONDS`);
-  return [parseSignalValue(sig, what), secs === undefined ? DEFAULT_DUMP_SECONDS : parseSeconds(secs, what)];
+  return [parseSignalValue(sig, what), secs === undefined ? DEFAULT_DUMP_SECONDS : parseSeconds(secs, `${what} seconds`)];
 }
 
 function parseLogFormat(text: string, what: string): LogFormat {
@@ -285,7 +283,7 @@ signals to PROGRAM's process group, sends SIGKILL when a stop outlives the
 grace period, and exits with PROGRAM's status.
 
 Options (environment twin in brackets; the command line wins):
-  -t, --grace SECONDS      grace before SIGKILL after SIGTERM/SIGINT, default 30 [TSINIT_GRACE]
+  -t, --grace SECONDS      grace before SIGKILL after SIGTERM/SIGINT, default 30; inf: never [TSINIT_GRACE]
   -g, --pgroup             forward to the child's process group (default) [TINI_KILL_PROCESS_GROUP]
   -c, --single-child       forward only to the direct child [TSINIT_SINGLE_CHILD=1, DUMB_INIT_SETSID=0]
   -s, --subreaper          register as a child subreaper (automatic when not PID 1) [TSINIT_SUBREAPER, TINI_SUBREAPER]

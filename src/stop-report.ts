@@ -17,6 +17,7 @@ import {
   type Responsibility, type SignalTarget, type StopContext, type Survivor,
 } from './diagnose';
 import { formatTerminationMessage, writeTerminationLog } from './termination-log';
+import { wait, type Wait } from './durations';
 
 /** First diagnosis point after the stop signal. */
 const FIRST_LOOK_MS = 1000;
@@ -31,7 +32,7 @@ interface Phase {
   ctx: StopContext;
   /** When the signal was sent (ms since the epoch). */
   at: number;
-  timers: NodeJS.Timeout[];
+  timers: Wait[];
 }
 
 /** What the report needs to know about its settings. */
@@ -43,6 +44,12 @@ export interface StopReportOptions {
   grace: number;
   /** Write the termination message on an unclean exit to this path, or null. */
   terminationLog: string | null;
+  /**
+   * Whether /proc belongs to this PID namespace (default: checked now).
+   * Without it survivors cannot be listed: the report says nothing about
+   * them rather than "nothing left" (the init warned once at start-up).
+   */
+  procUsable?: boolean;
 }
 
 const short = (cmd: string): string => (cmd.length > SHORT_CMD ? `${cmd.slice(0, SHORT_CMD - 1)}…` : cmd);
@@ -57,10 +64,15 @@ export class StopReport {
   private forward: { as: string | null; target: string; at: number } | undefined;
   private dump: { signal: string; at: number; count: number } | undefined;
   private escalation: { at: number; killed: Survivor[] } | undefined;
-  private drain: { at: number; count: number; killed: Survivor[] } | undefined;
+  /** `count` undefined: unknown without /proc. */
+  private drain: { at: number; count: number | undefined; killed: Survivor[] } | undefined;
   private childExit: { pid: number; at: number; status: ExitStatus } | undefined;
+  /** Survivors can be listed (a /proc of this PID namespace). */
+  private readonly seeing: boolean;
 
-  constructor(private readonly log: Logger, private readonly opts: StopReportOptions) {}
+  constructor(private readonly log: Logger, private readonly opts: StopReportOptions) {
+    this.seeing = opts.procUsable ?? procIsOurs();
+  }
 
   /** Whether an escalation (SIGKILL at a deadline) happened. */
   get escalated(): boolean {
@@ -100,7 +112,7 @@ export class StopReport {
   }
 
   /** The drain began: SIGTERM went to every leftover; SIGKILL comes in `remainingMs`. */
-  drainStarted(count: number, remainingMs: number): void {
+  drainStarted(count: number | undefined, remainingMs: number): void {
     this.disarm();
     const at = Date.now();
     this.drain = { at, count, killed: [] };
@@ -110,7 +122,7 @@ export class StopReport {
 
   /** Stops every diagnosis timer. */
   disarm(): void {
-    for (const t of this.phase?.timers ?? []) clearTimeout(t);
+    for (const t of this.phase?.timers ?? []) t.cancel();
     if (this.phase !== undefined) this.phase.timers = [];
   }
 
@@ -120,17 +132,13 @@ export class StopReport {
     for (const p of [FIRST_LOOK_MS, windowMs / 2]) {
       if (p < windowMs - MIN_GAP_MS && points.every((q) => Math.abs(q - p) >= MIN_GAP_MS)) points.push(p);
     }
-    for (const p of points) phase.timers.push(setTimeout(() => this.progress(), p));
+    for (const p of points) phase.timers.push(wait(p, () => this.progress()));
   }
 
   /** Lists the survivors of the current phase, or [] when /proc can't tell. */
   private survivors(ctx?: StopContext): Survivor[] {
     const c = ctx ?? this.phase?.ctx;
-    if (c === undefined) return [];
-    if (!procIsOurs()) {
-      this.log.debug('stop-progress', 'cannot diagnose survivors: /proc does not belong to this PID namespace');
-      return [];
-    }
+    if (c === undefined || !this.seeing) return [];
     const r: Responsibility = { self: this.opts.self, pid1: this.opts.pid1, pgid: this.pgid };
     try {
       return diagnose(c, r);
@@ -143,7 +151,7 @@ export class StopReport {
   /** A diagnosis point during the grace period. */
   private progress(): void {
     const phase = this.phase;
-    if (phase === undefined) return;
+    if (phase === undefined || !this.seeing) return;
     const list = this.survivors();
     const sig = signalName(phase.ctx.signal);
     const elapsed = Date.now() - phase.at;
@@ -191,8 +199,9 @@ export class StopReport {
     const sig = phase === undefined ? 'the stop signal' : signalName(phase.ctx.signal);
     const elapsed = phase === undefined ? 0 : Date.now() - phase.at;
     this.dump = { signal: dumpSignal, at: Date.now(), count: list.filter((s) => s.cause !== 'zombie').length };
+    const to = this.seeing ? ` to ${this.dump.count} process(es)` : '';
     this.emit(Level.Warn, 'dump', list, sig, elapsed,
-      `grace period of ${this.opts.grace} s over: sending ${dumpSignal} to ${this.dump.count} process(es) for a dump, SIGKILL in ${seconds} s`,
+      `grace period of ${this.opts.grace} s over: sending ${dumpSignal}${to} for a dump, ${seconds === Infinity ? 'no SIGKILL (never)' : `SIGKILL in ${seconds} s`}`,
       { dumpSignal, seconds }, true);
     return list;
   }
@@ -294,6 +303,9 @@ export class StopReport {
     const rel = (at: number): string => (s === undefined ? `at ${secs(at - this.startedAt)}` : `at +${secs(at - s.at)}`);
     const killedList = (list: readonly Survivor[]): string =>
       list.length === 0 ? 'nothing left' : list.map((p) => `pid ${p.pid} ${short(p.cmd)}`).join(', ');
+    // Without /proc nobody can be listed: say what was sent, not who it killed.
+    const killed = (list: readonly Survivor[]): string =>
+      this.seeing ? `killed ${list.length} (${killedList(list)})` : 'sent (who was left is unknown without /proc)';
     if (s !== undefined) {
       let text = `${s.name} came ${secs(s.at - this.startedAt)} after start`;
       const f = this.forward;
@@ -301,19 +313,19 @@ export class StopReport {
       parts.push(text);
     }
     if (this.dump !== undefined) {
-      parts.push(`grace of ${this.opts.grace} s over ${rel(this.dump.at)}: ${this.dump.signal} to ${this.dump.count} process(es) for a dump`);
+      parts.push(`grace of ${this.opts.grace} s over ${rel(this.dump.at)}: ${this.dump.signal}${this.seeing ? ` to ${this.dump.count} process(es)` : ''} for a dump`);
     }
     if (this.escalation !== undefined) {
       const head = this.dump === undefined ? `grace of ${this.opts.grace} s over ${rel(this.escalation.at)}: SIGKILL` : `SIGKILL ${rel(this.escalation.at)}`;
-      parts.push(`${head} killed ${this.escalation.killed.length} (${killedList(this.escalation.killed)})`);
+      parts.push(`${head} ${killed(this.escalation.killed)}`);
     } else if (s !== undefined) {
       parts.push('no escalation');
     }
     const c = this.childExit;
     if (c !== undefined) parts.push(`child pid ${c.pid} exited ${rel(c.at)}: ${describeStatus(c.status)}`);
     const d = this.drain;
-    if (d !== undefined && d.count > 0) {
-      parts.push(`${d.count} leftover(s) got SIGTERM ${rel(d.at)}` +
+    if (d !== undefined && (d.count === undefined || d.count > 0)) {
+      parts.push(`${d.count ?? 'the'} leftover(s) got SIGTERM ${rel(d.at)}` +
         (d.killed.length > 0 ? `, SIGKILL killed ${d.killed.length} (${killedList(d.killed)})` : ''));
     } else if (d !== undefined && d.killed.length > 0) {
       parts.push(`SIGKILL killed ${d.killed.length} leftover(s) ${rel(d.at)} (${killedList(d.killed)})`);

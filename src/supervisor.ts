@@ -20,6 +20,8 @@ import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
 import { anyStopped } from './proc';
+import { searchPath } from './raw-invocation';
+import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, wait, type Wait } from './durations';
 import { signalName, toSignalNumber, type SignalLike } from './signals';
 
 const SIGINT = 2;
@@ -36,13 +38,20 @@ export type StdioOption = 'inherit' | 'ignore' | 'pipe';
 
 /** Options of {@link spawn}. */
 export interface SpawnOptions {
-  /** The child's environment; default `process.env`. */
-  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The child's environment; default `process.env`. Values may be Buffers
+   * (exact bytes). An array is the environment block itself, `NAME=value`
+   * entries passed on one by one as execve takes them.
+   */
+  env?: Readonly<Record<string, string | Buffer | undefined>> | ReadonlyArray<string | Buffer>;
   /** The child's working directory; default this process's. */
-  cwd?: string;
+  cwd?: string | Buffer;
   /** All three streams alike, or one each for stdin, stdout, stderr. Default 'inherit'. */
   stdio?: StdioOption | readonly [StdioOption, StdioOption, StdioOption];
-  /** Seconds from the stop signal to SIGKILL of the whole group. Default 30. */
+  /**
+   * Seconds from the stop signal to SIGKILL of the whole group. Default 30.
+   * Infinity: never SIGKILL; any finite value is waited for in full.
+   */
   grace?: number;
   /** Run the child in a process group of its own and signal the whole group. Default true. */
   group?: boolean;
@@ -54,7 +63,7 @@ export interface SpawnOptions {
   killSignal?: SignalLike;
   /**
    * At the grace deadline, send `signal` first (e.g. SIGQUIT for a thread
-   * dump), wait `seconds` (default 2), then SIGKILL. Default: SIGKILL at once.
+   * dump), wait `seconds` (default 2; Infinity: never), then SIGKILL. Default: SIGKILL at once.
    */
   dump?: { signal: SignalLike; seconds?: number };
 }
@@ -80,20 +89,32 @@ export class SpawnError extends Error {
 
 /** Normalised spawn request (the native layer's input). */
 interface NativeSpawn {
-  file: string;
-  argv: string[];
-  envp: string[];
-  cwd: string | null;
+  file: Bytes;
+  argv: Bytes[];
+  envp: Bytes[];
+  cwd: Bytes | null;
   group: boolean;
   foreground: boolean;
   stdio: [number, number, number];
 }
 
-/** The first executable regular file named `file` in PATH, as execvp would find it. */
-export function resolveInPath(file: string, searchPath = process.env['PATH'] ?? '/usr/local/bin:/bin:/usr/bin'): string | undefined {
-  if (file.includes('/')) return file;
-  for (const dir of searchPath.split(':')) {
-    const candidate = path.join(dir === '' ? '.' : dir, file);
+/** A string (UTF-8) or exact bytes, as the native spawn takes them. */
+type Bytes = string | Buffer;
+
+const SLASH = 0x2f;
+const COLON = 0x3a;
+
+/**
+ * The first executable regular file named `file` in PATH, as execvp would
+ * find it; byte for byte (a Buffer) when `file` or the search path is one.
+ */
+export function resolveInPath(file: Bytes, search: Bytes = searchPath()): Bytes | undefined {
+  if (typeof file === 'string' ? file.includes('/') : file.includes(SLASH)) return file;
+  const dirs = typeof search === 'string' && typeof file === 'string' ? search.split(':') : splitBytes(Buffer.from(search), COLON);
+  for (const dir of dirs) {
+    const candidate = typeof dir === 'string' && typeof file === 'string'
+      ? path.join(dir === '' ? '.' : dir, file)
+      : Buffer.concat([dir.length === 0 ? Buffer.from('.') : Buffer.from(dir), Buffer.from('/'), Buffer.from(file)]);
     try {
       if (!statSync(candidate).isFile()) continue;
       accessSync(candidate, fsConstants.X_OK);
@@ -103,6 +124,14 @@ export function resolveInPath(file: string, searchPath = process.env['PATH'] ?? 
     }
   }
   return undefined;
+}
+
+function splitBytes(b: Buffer, sep: number): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = b.indexOf(sep); i !== -1; i = b.indexOf(sep, start)) { out.push(b.subarray(start, i)); start = i + 1; }
+  out.push(b.subarray(start));
+  return out;
 }
 
 function describeSpawnError(file: string, code: string): string {
@@ -121,7 +150,7 @@ function describeSpawnError(file: string, code: string): string {
 /** Calls the native spawn, turning a failure into a SpawnError; ENOEXEC retries through /bin/sh as execvp does. */
 function nativeSpawn(req: NativeSpawn): number {
   const core = native();
-  const attempt = (file: string, argv: string[]): number =>
+  const attempt = (file: Bytes, argv: Bytes[]): number =>
     core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio);
   try {
     try {
@@ -134,7 +163,8 @@ function nativeSpawn(req: NativeSpawn): number {
     }
   } catch (err) {
     const code = errnoCode(err);
-    throw new SpawnError(describeSpawnError(req.file, code), code, req.file, (err as { errno?: number }).errno);
+    const shown = req.file.toString();
+    throw new SpawnError(describeSpawnError(shown, code), code, shown, (err as { errno?: number }).errno);
   }
 }
 
@@ -151,10 +181,27 @@ function normaliseRewrite(r: SpawnOptions['rewrite']): Map<number, number> {
   return out;
 }
 
-function envToArray(env: Readonly<Record<string, string | undefined>>): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+function envToArray(env: NonNullable<SpawnOptions['env']>): Bytes[] {
+  if (Array.isArray(env)) {
+    const entries = env as ReadonlyArray<unknown>;
+    if (!entries.every(isBytes)) throw new TypeError('env entries must be strings or Buffers');
+    return entries.slice() as Bytes[];
+  }
+  const out: Bytes[] = [];
+  for (const [k, v] of Object.entries(env as Readonly<Record<string, unknown>>)) {
+    if (v === undefined) continue;
+    if (!isBytes(v)) throw new TypeError(`env.${k} must be a string or a Buffer`);
+    out.push(typeof v === 'string' ? `${k}=${v}` : Buffer.concat([Buffer.from(`${k}=`), v]));
+  }
   return out;
+}
+
+function isBytes(v: unknown): v is Bytes {
+  return typeof v === 'string' || Buffer.isBuffer(v);
+}
+
+function hasNul(v: Bytes): boolean {
+  return typeof v === 'string' ? v.includes('\0') : v.includes(0);
 }
 
 let devNull = -1;
@@ -229,7 +276,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   private stateName: SupervisedState = 'running';
   private status: ExitStatus | undefined;
   private resolveExit!: (s: ExitStatus) => void;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Wait | undefined;
   private stopStartedAt: number | undefined;
   private stopDeadline: number | undefined;
   private readonly rewrite: Map<number, number>;
@@ -328,8 +375,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   stop(options: { signal?: SignalLike; grace?: number } = {}): Promise<ExitStatus> {
     if (this.stateName === 'running') {
       const signum = options.signal === undefined ? this.killSignal : toSignalNumber(options.signal);
-      const grace = options.grace ?? this.grace;
-      if (!(grace >= 0)) throw new TypeError(`grace must be a number of seconds >= 0, got ${String(options.grace)}`);
+      const grace = checkSeconds(options.grace, 'grace', this.grace);
       this.beginStop(signum, grace);
     }
     return this.exited;
@@ -343,7 +389,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
       this.stateName = 'stopping';
       this.stopStartedAt = Date.now();
       this.stopDeadline = this.stopStartedAt + grace * 1000;
-      this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
+      this.timer = wait(grace * 1000, () => this.onDeadline());
     }
     // A stopped process cannot act on the stop signal until it is continued;
     // a running one must not get a SIGCONT that nobody sent.
@@ -366,14 +412,14 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.emit('dump', { signal: signalName(this.dump.signal), seconds: this.dump.seconds, after });
     if (this.stateName !== 'dumping') return; // a listener escalated, or the child was reaped meanwhile
     this.send(this.dump.signal);
-    this.timer = setTimeout(() => this.escalate(), this.dump.seconds * 1000);
+    this.timer = wait(this.dump.seconds * 1000, () => this.escalate());
   }
 
   /** Transition stopping (or dumping) → killing: SIGKILL to the group. */
   escalate(): void {
     if (this.stateName === 'exited' || this.stateName === 'killing') return;
     this.stateName = 'killing';
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.emit('escalating', { signal: 'SIGKILL', after: Date.now() - (this.stopStartedAt ?? Date.now()) });
     this.send(SIGKILL);
@@ -388,7 +434,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     const status = ev.kind === 'exited' ? exitedWith(ev.value) : ev.kind === 'killed' ? killedBy(ev.value) : lostStatus();
     this.status = status;
     this.stateName = 'exited';
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.afterOutput(() => {
       this.resolveExit(status);
@@ -430,17 +476,14 @@ const lazyStream = (): typeof import('node:stream') => require('node:stream') as
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Normalised request for {@link spawnSupervised}. */
-export function normaliseSpawn(command: string, args: readonly string[], options: SpawnOptions): {
+export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: SpawnOptions): {
   req: NativeSpawn; grace: number; rewrite: Map<number, number>; killSignal: number;
   /** The three stdio modes; 'pipe' entries have fd -1 in `req.stdio` until the pipes exist. */
   modes: readonly [StdioOption, StdioOption, StdioOption];
 } {
-  if (typeof command !== 'string' || command === '') throw new TypeError('command must be a non-empty string');
-  if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) throw new TypeError('args must be an array of strings');
-  const grace = options.grace ?? 30;
-  if (typeof grace !== 'number' || !(grace >= 0) || !Number.isFinite(grace)) {
-    throw new TypeError(`grace must be a number of seconds >= 0, got ${String(options.grace)}`);
-  }
+  if (!isBytes(command) || command.length === 0) throw new TypeError('command must be a non-empty string');
+  if (!Array.isArray(args) || !args.every(isBytes)) throw new TypeError('args must be an array of strings');
+  const grace = checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS);
   const stdio = typeof options.stdio === 'string' || options.stdio === undefined
     ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] as const
     : options.stdio;
@@ -452,12 +495,14 @@ export function normaliseSpawn(command: string, args: readonly string[], options
     throw new TypeError(`stdio[${i}] must be 'inherit', 'ignore' or 'pipe', got ${JSON.stringify(s)}`);
   }) as [number, number, number];
   const group = options.group ?? true;
-  for (const s of [command, ...args]) if (s.includes('\0')) throw new TypeError('command and args must not contain NUL bytes');
+  for (const s of [command, ...args]) if (hasNul(s)) throw new TypeError('command and args must not contain NUL bytes');
+  const envp = envToArray(options.env ?? process.env);
+  if (envp.some(hasNul)) throw new TypeError('env must not contain NUL bytes');
   return {
     req: {
       file: command,
       argv: [command, ...args],
-      envp: envToArray(options.env ?? process.env),
+      envp,
       cwd: options.cwd ?? null,
       group,
       foreground: group && (options.foreground ?? false) && stdio[0] === 'inherit',
@@ -473,11 +518,7 @@ export function normaliseSpawn(command: string, args: readonly string[], options
 /** Validates {@link SpawnOptions.dump}. */
 function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: number } | undefined {
   if (d === undefined) return undefined;
-  const seconds = d.seconds ?? 2;
-  if (typeof seconds !== 'number' || !(seconds >= 0) || !Number.isFinite(seconds)) {
-    throw new TypeError(`dump.seconds must be a number of seconds >= 0, got ${String(d.seconds)}`);
-  }
-  return { signal: toSignalNumber(d.signal), seconds };
+  return { signal: toSignalNumber(d.signal), seconds: checkSeconds(d.seconds, 'dump.seconds', DEFAULT_DUMP_SECONDS) };
 }
 
 /**
@@ -485,7 +526,7 @@ function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: numb
  * @throws {SpawnError} when the program cannot be started (code ENOENT, EACCES, ...).
  * @throws {TypeError} on invalid options.
  */
-export function spawnSupervised(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Supervised {
+export function spawnSupervised(command: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Supervised {
   const { req, grace, rewrite, killSignal, modes } = normaliseSpawn(command, args, options);
   const dump = normaliseDump(options.dump);
   const parentEnds: [number, number, number] = [-1, -1, -1];
@@ -541,20 +582,23 @@ function openPipes(modes: readonly StdioOption[], childFds: [number, number, num
  * be started: the returned object's `exited` rejects with a
  * {@link SpawnError} whose `code` is 'ENOENT' (not found) or 'EACCES' (not
  * executable), and its `pid` is 0.
+ *
+ * `command` and `args` may be Buffers, passed on byte for byte (a path or an
+ * argument that is not UTF-8); strings are passed as UTF-8.
  * @throws {TypeError} on invalid arguments or options (a programming error).
  */
-export function spawn(command: string, args?: readonly string[], options?: SpawnOptions): Supervised;
-export function spawn(command: string, options?: SpawnOptions): Supervised;
-export function spawn(command: string, argsOrOptions?: readonly string[] | SpawnOptions, maybeOptions?: SpawnOptions): Supervised {
+export function spawn(command: string | Buffer, args?: ReadonlyArray<string | Buffer>, options?: SpawnOptions): Supervised;
+export function spawn(command: string | Buffer, options?: SpawnOptions): Supervised;
+export function spawn(command: string | Buffer, argsOrOptions?: ReadonlyArray<string | Buffer> | SpawnOptions, maybeOptions?: SpawnOptions): Supervised {
   if (argsOrOptions !== undefined && typeof argsOrOptions !== 'object') throw new TypeError('args must be an array of strings');
-  const args = Array.isArray(argsOrOptions) ? argsOrOptions as readonly string[] : [];
+  const args = Array.isArray(argsOrOptions) ? argsOrOptions as ReadonlyArray<string | Buffer> : [];
   const options = (Array.isArray(argsOrOptions) ? maybeOptions : argsOrOptions as SpawnOptions | undefined) ?? {};
   try {
     return spawnSupervised(command, args, options);
   } catch (err) {
     if (!(err instanceof SpawnError)) throw err;
     return new Supervised(0, {
-      group: options.group ?? true, grace: options.grace ?? 30, rewrite: new Map(), killSignal: SIGTERM, failure: err,
+      group: options.group ?? true, grace: checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS), rewrite: new Map(), killSignal: SIGTERM, failure: err,
     });
   }
 }
