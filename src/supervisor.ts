@@ -56,6 +56,19 @@ export interface SpawnOptions {
    * dump), wait `seconds` (default 2), then SIGKILL. Default: SIGKILL at once.
    */
   dump?: { signal: SignalLike; seconds?: number };
+  /**
+   * Descriptors above 2 the child inherits at the same numbers (a listening
+   * socket, say); every other descriptor above 2 is closed in the child.
+   * This process keeps its own copies. Default: none.
+   */
+  inheritFds?: readonly number[];
+  /**
+   * An environment variable the child finds set to its own pid, whatever
+   * `env` holds (for socket activation: `'LISTEN_PID'`). The pid exists only
+   * once the child does, so this starts it with fork (costlier than
+   * posix_spawn in a large process). Default: none.
+   */
+  pidVariable?: string;
 }
 
 /** States of a supervised child. */
@@ -86,6 +99,10 @@ interface NativeSpawn {
   group: boolean;
   foreground: boolean;
   stdio: [number, number, number];
+  /** Descriptors > 2 inherited at the same number. */
+  keep: number[];
+  /** Variable set to the child's own pid (absent from envp). */
+  pidVariable: string | null;
 }
 
 /** The first executable regular file named `file` in PATH, as execvp would find it. */
@@ -121,7 +138,7 @@ function describeSpawnError(file: string, code: string): string {
 function nativeSpawn(req: NativeSpawn): number {
   const core = native();
   const attempt = (file: string, argv: string[]): number =>
-    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio);
+    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio, req.keep, req.pidVariable);
   try {
     try {
       return attempt(req.file, req.argv);
@@ -441,11 +458,23 @@ export function normaliseSpawn(command: string, args: readonly string[], options
   }) as [number, number, number];
   const group = options.group ?? true;
   for (const s of [command, ...args]) if (s.includes('\0')) throw new TypeError('command and args must not contain NUL bytes');
+  const keep = options.inheritFds ?? [];
+  if (!Array.isArray(keep) || keep.some((fd) => !Number.isInteger(fd) || fd < 3 || fd > 0x7fffffff)) {
+    throw new TypeError('inheritFds must be an array of descriptor numbers above 2');
+  }
+  const pidVariable = options.pidVariable ?? null;
+  if (pidVariable !== null && (typeof pidVariable !== 'string' || !/^[^=\0]+$/.test(pidVariable))) {
+    throw new TypeError('pidVariable must be a non-empty variable name without = or NUL');
+  }
+  const env = { ...(options.env ?? process.env) };
+  if (pidVariable !== null) delete env[pidVariable];
   return {
     req: {
       file: command,
       argv: [command, ...args],
-      envp: envToArray(options.env ?? process.env),
+      envp: envToArray(env),
+      keep: [...new Set(keep)],
+      pidVariable,
       cwd: options.cwd ?? null,
       group,
       foreground: group && (options.foreground ?? false) && stdio[0] === 'inherit',
