@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, start, startBounded, type Running } from './helpers';
+import { fetchedNodeBin, killAll, start, startBounded, type Running } from './helpers';
 import { fixture, listeningPorts, tempDir } from './fixtures/util';
 
 afterEach(killAll);
@@ -55,12 +55,21 @@ function fetchGreeting(port: number): Promise<string> {
   });
 }
 
+/** Node 22 opens io_uring descriptors too, and has process.execve for the restart. */
+const NODE22 = fetchedNodeBin('22.23.5');
+if (NODE22.bin === undefined) console.warn(`Node 22 cases skipped: ${NODE22.why}`);
+
 /** How tsinit is started: through its bin's shell lines, as `node bin/tsinit`, or that with NODE_OPTIONS (re-exec in place). */
-const PATHS = [
-  { name: 'through the bin\'s shell lines', node: [] as string[], env: {} },
+const PATHS: Array<{ name: string; node: string[]; env: Record<string, string | undefined> }> = [
+  { name: 'through the bin\'s shell lines', node: [], env: {} },
   { name: 'as `node bin/tsinit` (no /bin/sh)', node: [process.execPath], env: { NODE_OPTIONS: undefined } },
   { name: 'as `node bin/tsinit` with NODE_OPTIONS (restarted in place)', node: [process.execPath], env: { NODE_OPTIONS: '--max-old-space-size=200' } },
-] as const;
+];
+if (NODE22.bin !== undefined) {
+  const node22 = path.join(NODE22.bin, 'node');
+  PATHS.push({ name: 'as `node bin/tsinit` on Node 22', node: [node22], env: { NODE_OPTIONS: undefined } });
+  PATHS.push({ name: 'as `node bin/tsinit` on Node 22 with NODE_OPTIONS (restarted in place)', node: [node22], env: { NODE_OPTIONS: '--max-old-space-size=200' } });
+}
 
 describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
   /**
@@ -151,21 +160,50 @@ describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
   });
 });
 
-describe('beside tini, on the same input', () => {
-  const TINI = ['/usr/bin/tini', '/usr/local/bin/tini', '/sbin/tini'].find((p) => existsSync(p));
+/** Is `cmd` an executable on PATH? */
+function onPath(cmd: string): string | undefined {
+  for (const d of (process.env.PATH ?? '').split(':')) if (existsSync(path.join(d || '.', cmd))) return path.join(d || '.', cmd);
+  return undefined;
+}
 
-  it.skipIf(TINI === undefined)('tini passes 3, 4, 5 too but keeps its own copies and leaves LISTEN_PID naming itself', async () => {
-    const file = path.join(dir, 'tini-out');
-    const b = startBounded('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child',
-      'python3', FDWRAP, 'fds', file, 'env', 'LISTEN_FDS=3', 'LISTEN_PID=1', TINI!, '--', fdchild, '5'], { timeoutMs: 20_000 });
-    const port = Number((await b.waitFor(/^port=(\d+)$/m))[1]);
-    await b.waitFor(/^ready$/m);
-    const view = childView(b.stdout());
-    expect([...view.fds.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(view.listenPid).toBe('1'); // tini's own pid: sd_listen_fds() in the child ignores the sockets
-    const tini = Number(readFileSync(`/proc/${b.proc.pid}/task/${b.proc.pid}/children`, 'utf8').trim().split(' ')[0]);
-    expect([...fdsOf(tini).values()]).toContain(view.fds.get(5));
-    await fetchGreeting(port);
-    await b.result;
-  });
+describe('the bin run by other shells: the shell\'s own descriptor on the bin file is not passed', () => {
+  for (const shell of ['bash', 'busybox'] as const) {
+    const bin = onPath(shell);
+    it.skipIf(bin === undefined)(`${shell}${bin === undefined ? ' (SKIPPED: not installed)' : ''}`, async () => {
+      const file = path.join(dir, `out-${shell}`);
+      // bash holds the script on fd 255, BusyBox ash on one >= 10: neither may reach the child.
+      const h = start(['--', fdchild], { wrap: ['python3', FDWRAP, 'fds', file, ...(shell === 'busybox' ? [bin!, 'sh'] : [bin!])], timeoutMs: 30_000 });
+      const r = await h.result;
+      expect(r.code, r.stderr).toBe(0);
+      expect([...childView(r.stdout).fds.keys()].sort((a, b) => a - b), r.stdout).toEqual([0, 1, 2, 3, 4, 5]);
+    });
+  }
+});
+
+/** The peers as PID 1 on the same socket-activation input, side by side (measured: tini 0.19, dumb-init 1.2.5, catatonit 0.1.7). */
+const PEERS = [
+  { init: 'tini', args: ['--'], keepsCopy: true, readdresses: false },
+  { init: 'dumb-init', args: [], keepsCopy: true, readdresses: false },
+  { init: 'catatonit', args: ['--'], keepsCopy: false, readdresses: true },
+] as const;
+
+describe('beside tini, dumb-init and catatonit, on the same input', () => {
+  for (const peer of PEERS) {
+    const bin = onPath(peer.init);
+    const what = `${peer.init} passes fd 3 on, ${peer.keepsCopy ? 'keeps its own copy' : 'closes its copy'} and ` +
+      `${peer.readdresses ? 'readdresses LISTEN_PID to the child' : 'leaves LISTEN_PID naming itself'}`;
+    it.skipIf(bin === undefined)(`${what}${bin === undefined ? ' (SKIPPED: not installed)' : ''}`, async () => {
+      const b = startBounded('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child',
+        'python3', FDWRAP, 'activate', 'self', bin!, ...peer.args, fdchild, '3'], { timeoutMs: 20_000 });
+      const port = Number((await b.waitFor(/^port=(\d+)$/m))[1]);
+      await b.waitFor(/^ready$/m);
+      const view = childView(b.stdout());
+      expect([...view.fds.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
+      expect(view.listenPid).toBe(peer.readdresses ? String(view.pid) : '1');
+      const init = Number(readFileSync(`/proc/${b.proc.pid}/task/${b.proc.pid}/children`, 'utf8').trim().split(' ')[0]);
+      expect([...fdsOf(init).values()].includes(view.fds.get(3)!)).toBe(peer.keepsCopy);
+      expect(await fetchGreeting(port)).toBe(`hello from ${view.pid}\n`);
+      await b.result;
+    });
+  }
 });
