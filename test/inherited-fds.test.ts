@@ -6,12 +6,13 @@
  * through the bin's shell lines and as `node bin/tsinit` (no /bin/sh, as in a
  * distroless image), where no shell recorded the descriptors.
  */
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type SpawnOptions } from 'node-tsinit';
 import { fetchedNodeBin, killAll, start, startBounded, type Running } from './helpers';
-import { fixture, listeningPorts, tempDir } from './fixtures/util';
+import { fixture, listeningPorts, tempDir, until } from './fixtures/util';
 
 afterEach(killAll);
 
@@ -65,6 +66,9 @@ const PATHS: Array<{ name: string; node: string[]; env: Record<string, string | 
   { name: 'as `node bin/tsinit` (no /bin/sh)', node: [process.execPath], env: { NODE_OPTIONS: undefined } },
   { name: 'as `node bin/tsinit` with NODE_OPTIONS (restarted in place)', node: [process.execPath], env: { NODE_OPTIONS: '--max-old-space-size=200' } },
 ];
+const NODE24 = fetchedNodeBin('24.22.3');
+if (NODE24.bin === undefined) console.warn(`Node 24 cases skipped: ${NODE24.why}`);
+else PATHS.push({ name: 'as `node bin/tsinit` on Node 24', node: [path.join(NODE24.bin, 'node')], env: { NODE_OPTIONS: undefined } });
 if (NODE22.bin !== undefined) {
   const node22 = path.join(NODE22.bin, 'node');
   PATHS.push({ name: 'as `node bin/tsinit` on Node 22', node: [node22], env: { NODE_OPTIONS: undefined } });
@@ -98,7 +102,10 @@ describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
   it('PID 1 holds no copy of them once the child runs, and the child accepts on the socket', async () => {
     const { h, file, port } = await startWithFds();
     const socket = childView(h.stdout()).fds.get(5)!;
-    const targets = [...fdsOf(await h.tsinitPid()).values()];
+    // The child can print before tsinit, back from the spawn, has closed its copies: allow it a moment.
+    const pid = await h.tsinitPid();
+    let targets: string[] = [];
+    await until(() => { targets = [...fdsOf(pid).values()]; return !['/dev/null', file, socket].some((t) => targets.includes(t)); }, 2000);
     expect(targets, targets.join('\n')).not.toContain('/dev/null');
     expect(targets).not.toContain(file);
     expect(targets).not.toContain(socket);
@@ -122,7 +129,8 @@ describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
     const view = childView(h.stdout());
     expect([...view.fds.keys()].sort((a, b) => a - b), h.stdout()).toEqual([0, 1, 2, 3, 4, 5]);
     expect(view.fds.get(4)).toBe(file);
-    expect([...fdsOf(await h.tsinitPid()).values()]).not.toContain(view.fds.get(5));
+    const pid = await h.tsinitPid();
+    expect(await until(() => ![...fdsOf(pid).values()].includes(view.fds.get(5)!), 2000)).toBe(true);
     expect(await fetchGreeting(port)).toMatch(/^hello from /);
   });
 
@@ -157,6 +165,17 @@ describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
     const view = childView(r.stdout);
     expect(view.listenPid).toBe('4242');
     expect(view.fds.get(3)).toMatch(/^socket:/); // the descriptor itself is inherited as any other
+  });
+});
+
+describe('`node bin/tsinit` with NODE_OPTIONS=--inspect', () => {
+  it('the inspector socket Node opened for tsinit is not taken for an inherited one', async () => {
+    const file = path.join(dir, 'out-inspect');
+    const h = start(['--', fdchild], { wrap: ['python3', FDWRAP, 'fds', file, process.execPath], env: { NODE_OPTIONS: '--inspect=127.0.0.1:0' }, timeoutMs: 30_000 });
+    const r = await h.result;
+    expect(r.stderr).toMatch(/Debugger listening/); // it was open when the bin started
+    expect(r.code, r.stderr).toBe(0);
+    expect([...childView(r.stdout).fds.keys()].sort((a, b) => a - b), r.stdout).toEqual([0, 1, 2, 3, 4, 5]);
   });
 });
 
@@ -201,9 +220,47 @@ describe('beside tini, dumb-init and catatonit, on the same input', () => {
       expect([...view.fds.keys()].sort((a, b) => a - b)).toEqual([0, 1, 2, 3]);
       expect(view.listenPid).toBe(peer.readdresses ? String(view.pid) : '1');
       const init = Number(readFileSync(`/proc/${b.proc.pid}/task/${b.proc.pid}/children`, 'utf8').trim().split(' ')[0]);
-      expect([...fdsOf(init).values()].includes(view.fds.get(3)!)).toBe(peer.keepsCopy);
+      const holds = (): boolean => [...fdsOf(init).values()].includes(view.fds.get(3)!);
+      if (!peer.keepsCopy) await until(() => !holds(), 2000); // it may close just after the child printed
+      expect(holds()).toBe(peer.keepsCopy);
       expect(await fetchGreeting(port)).toBe(`hello from ${view.pid}\n`);
       await b.result;
     });
   }
+});
+
+describe('the library: spawn() with inheritFds and pidVariable', () => {
+  /** Runs `sh -c SCRIPT` through the library with `options`, and returns its stdout. */
+  async function output(script: string, options: SpawnOptions): Promise<string> {
+    const s = spawn('sh', ['-c', script], { ...options, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    for await (const chunk of s.stdout!) out += String(chunk);
+    await s.exited;
+    return out;
+  }
+  // ls runs as the shell's child, so the list is the shell's alone.
+  const LIST = 'ls /proc/$$/fd; true';
+
+  it('a descriptor in inheritFds reaches the child at its number, though this process opened it close-on-exec', async () => {
+    const fd = openSync('/dev/null', 'r');
+    try {
+      expect((await output(LIST, { inheritFds: [fd] })).split('\n')).toContain(String(fd));
+      expect((await output(LIST, {})).split('\n')).not.toContain(String(fd));
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('pidVariable: the child finds the variable set to its own pid, whatever env held', async () => {
+    const out = await output('echo "$MY_PID $$"', { pidVariable: 'MY_PID', env: { ...process.env, MY_PID: 'stale' } });
+    const [value, pid] = out.trim().split(' ');
+    expect(value).toBe(pid);
+  });
+
+  it('invalid inheritFds or pidVariable throw a TypeError at once', () => {
+    expect(() => spawn('true', [], { inheritFds: [2] })).toThrow(TypeError);
+    expect(() => spawn('true', [], { inheritFds: [3.5] })).toThrow(TypeError);
+    expect(() => spawn('true', [], { pidVariable: 'A=B' })).toThrow(TypeError);
+    expect(() => spawn('true', [], { pidVariable: '' })).toThrow(TypeError);
+  });
 });
