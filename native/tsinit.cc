@@ -265,17 +265,26 @@ struct Addon : public Napi::Addon<Addon> {
     if (err == 0) err = posix_spawnattr_setsigmask(&attr, &none);
     if (err == 0 && pgroup) err = posix_spawnattr_setpgroup(&attr, 0);
 
-    // Node marks 0..2 close-on-exec; dup2(fd, fd) in the child clears that flag.
+    // Node marks 0..2 close-on-exec, and the kept descriptors too. A dup2
+    // onto the number in the child clears the flag there only. dup2(fd, fd)
+    // does that from glibc 2.29 on (a no-op before), so the child's copy is
+    // dup2'd from a close-on-exec duplicate made here, closed after the spawn.
+    std::vector<int> temps;
+    auto inherit = [&](int src, int target) {
+      if (src != target) return posix_spawn_file_actions_adddup2(&fa, src, target);
+      int tmp = fcntl(src, F_DUPFD_CLOEXEC, 3);
+      if (tmp < 0) return errno;
+      temps.push_back(tmp);
+      return posix_spawn_file_actions_adddup2(&fa, tmp, target);
+    };
     for (int target = 0; target < 3 && err == 0; target++) {
       int src = fds[target];
       if (src < 0 || fcntl(src, F_GETFD) == -1) continue;  // closed: stays closed
-      err = posix_spawn_file_actions_adddup2(&fa, src, target);
+      err = inherit(src, target);
     }
-    // The kept descriptors, at the same number: dup2(fd, fd) clears their
-    // close-on-exec flag in the child only.
     int top = 2;
     for (size_t i = 0; i < keep.size() && err == 0; i++) {
-      err = posix_spawn_file_actions_adddup2(&fa, keep[i], keep[i]);
+      err = inherit(keep[i], keep[i]);
       if (keep[i] > top) top = keep[i];
     }
     // Nothing else is inherited: descriptors >= 3 are closed (above the last
@@ -297,6 +306,7 @@ struct Addon : public Napi::Addon<Addon> {
     if (err == 0 && foreground) err = libc.addtcsetpgrp_np(&fa, 0);
     if (err == 0) err = posix_spawnp(pid, file.c_str(), &fa, &attr, argv, envp);
 
+    for (int tmp : temps) close(tmp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return err;
