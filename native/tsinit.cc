@@ -171,9 +171,13 @@ struct Addon : public Napi::Addon<Addon> {
 
   // ---- spawn -------------------------------------------------------------
 
-  // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2]) -> pid
+  // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2], keep, pidEnv|null) -> pid
   // file, argv and envp entries are Buffers (exact bytes) or strings (UTF-8).
-  // An fd of -1 leaves that descriptor closed in the child.
+  // An fd of -1 leaves that descriptor closed in the child. `keep` lists
+  // descriptors > 2 the child inherits at the same number (closed ones are
+  // skipped); every other descriptor > 2 is closed. `pidEnv` names an
+  // environment variable the child finds set to its own pid (the name must
+  // not be in envp); only the fork path can write it, after fork.
   Napi::Value Spawn(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string file = ToBytes(info[0]);
@@ -185,16 +189,32 @@ struct Addon : public Napi::Addon<Addon> {
     Napi::Array stdio = info[6].As<Napi::Array>();
     int fds[3];
     for (uint32_t i = 0; i < 3; i++) fds[i] = stdio.Get(i).As<Napi::Number>().Int32Value();
+    std::vector<int> keep;
+    if (info.Length() > 7 && info[7].IsArray()) {
+      Napi::Array k = info[7].As<Napi::Array>();
+      for (uint32_t i = 0; i < k.Length(); i++) {
+        int fd = k.Get(i).As<Napi::Number>().Int32Value();
+        if (fd > 2 && fcntl(fd, F_GETFD) != -1) keep.push_back(fd);  // closed: stays closed
+      }
+    }
+    // The slot the fork path fills with "NAME=<child pid>": room for any pid.
+    std::string pid_env;
+    if (info.Length() > 8 && info[8].IsString()) {
+      pid_env = info[8].As<Napi::String>().Utf8Value() + "=";
+      pid_env.append(24, '\0');
+    }
 
     std::vector<char*> argv = ToPointers(argv_s);
     std::vector<char*> envp = ToPointers(envp_s);
+    if (!pid_env.empty()) envp.insert(envp.end() - 1, &pid_env[0]);
 
     // posix_spawn when libc can do every step inside it, else fork.
     const OptionalLibc& libc = Libc();
-    bool by_fork = (foreground && libc.addtcsetpgrp_np == nullptr) || (!cwd.empty() && libc.addchdir_np == nullptr);
+    bool by_fork = (foreground && libc.addtcsetpgrp_np == nullptr) || (!cwd.empty() && libc.addchdir_np == nullptr) ||
+                   !pid_env.empty();
     pid_t pid = -1;
-    int err = by_fork ? SpawnFork(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid)
-                      : SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, &pid);
+    int err = by_fork ? SpawnFork(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, keep, pid_env, &pid)
+                      : SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, keep, &pid);
     if (err != 0) {
       ErrnoError(env, err, "posix_spawnp", file).ThrowAsJavaScriptException();
       return env.Undefined();
@@ -226,8 +246,15 @@ struct Addon : public Napi::Addon<Addon> {
     return out;
   }
 
+  static bool Contains(const std::vector<int>& v, int x) {
+    for (int y : v) {
+      if (y == x) return true;
+    }
+    return false;
+  }
+
   static int SpawnPosix(const std::string& file, char** argv, char** envp, const std::string& cwd,
-                        bool pgroup, bool foreground, const int fds[3], pid_t* pid) {
+                        bool pgroup, bool foreground, const int fds[3], const std::vector<int>& keep, pid_t* pid) {
     posix_spawnattr_t attr;
     posix_spawn_file_actions_t fa;
     int err = posix_spawnattr_init(&attr);
@@ -248,27 +275,48 @@ struct Addon : public Napi::Addon<Addon> {
     if (err == 0) err = posix_spawnattr_setsigmask(&attr, &none);
     if (err == 0 && pgroup) err = posix_spawnattr_setpgroup(&attr, 0);
 
-    // Node marks 0..2 close-on-exec; dup2(fd, fd) in the child clears that flag.
+    // Node marks 0..2 close-on-exec, and the kept descriptors too. A dup2
+    // onto the number in the child clears the flag there only. dup2(fd, fd)
+    // does that from glibc 2.29 on (a no-op before), so the child's copy is
+    // dup2'd from a close-on-exec duplicate made here, closed after the spawn.
+    std::vector<int> temps;
+    auto inherit = [&](int src, int target) {
+      if (src != target) return posix_spawn_file_actions_adddup2(&fa, src, target);
+      int tmp = fcntl(src, F_DUPFD_CLOEXEC, 3);
+      if (tmp < 0) return errno;
+      temps.push_back(tmp);
+      return posix_spawn_file_actions_adddup2(&fa, tmp, target);
+    };
     for (int target = 0; target < 3 && err == 0; target++) {
       int src = fds[target];
       if (src < 0 || fcntl(src, F_GETFD) == -1) continue;  // closed: stays closed
-      err = posix_spawn_file_actions_adddup2(&fa, src, target);
+      err = inherit(src, target);
     }
-    // Nothing else is inherited: descriptors >= 3 are closed (those of the
-    // caller without close-on-exec, when libc cannot close a whole range).
+    int top = 2;
+    for (size_t i = 0; i < keep.size() && err == 0; i++) {
+      err = inherit(keep[i], keep[i]);
+      if (keep[i] > top) top = keep[i];
+    }
+    // Nothing else is inherited: descriptors >= 3 are closed (above the last
+    // kept one as a range when libc can; below it, and everywhere when it
+    // cannot, those of the caller without close-on-exec).
     const OptionalLibc& libc = Libc();
-    if (err == 0 && libc.addclosefrom_np != nullptr) {
-      err = libc.addclosefrom_np(&fa, 3);
-    } else if (err == 0) {
+    bool by_range = libc.addclosefrom_np != nullptr;
+    if (err == 0 && by_range) err = libc.addclosefrom_np(&fa, top + 1);
+    if (err == 0 && (!by_range || top > 2)) {
       std::vector<int> leaks;
       InheritableFds(&leaks);
-      for (size_t i = 0; i < leaks.size() && err == 0; i++) err = posix_spawn_file_actions_addclose(&fa, leaks[i]);
+      for (size_t i = 0; i < leaks.size() && err == 0; i++) {
+        if (Contains(keep, leaks[i]) || (by_range && leaks[i] > top)) continue;
+        err = posix_spawn_file_actions_addclose(&fa, leaks[i]);
+      }
     }
     // Spawn sends cwd and foreground here only when these exist.
     if (err == 0 && !cwd.empty()) err = libc.addchdir_np(&fa, cwd.c_str());
     if (err == 0 && foreground) err = libc.addtcsetpgrp_np(&fa, 0);
     if (err == 0) err = posix_spawnp(pid, file.c_str(), &fa, &attr, argv, envp);
 
+    for (int tmp : temps) close(tmp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     return err;
@@ -301,13 +349,33 @@ struct Addon : public Napi::Addon<Addon> {
     }
   }
 
+  // Writes "<pid>" after the '=' of `slot` ("NAME=" and room for the digits).
+  // Async-signal-safe: the fork path's child calls it before exec.
+  static void WritePid(char* slot, pid_t pid) {
+    char* p = slot;
+    while (*p != '=') p++;
+    p++;
+    char digits[24];
+    int n = 0;
+    unsigned long v = static_cast<unsigned long>(pid);
+    do {
+      digits[n++] = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v != 0 && n < 23);
+    while (n > 0) *p++ = digits[--n];
+    *p = '\0';
+  }
+
   // The fork path, for what this libc's posix_spawn cannot do: make the child
-  // the terminal's foreground group (glibc < 2.35, musl) or change its
-  // directory (glibc < 2.29). Signals stay blocked from before fork until the
-  // child's exec; an exec error travels back through a close-on-exec pipe.
-  // Between fork and exec the child calls async-signal-safe functions only.
+  // the terminal's foreground group (glibc < 2.35, musl), change its
+  // directory (glibc < 2.29), or give it an environment variable holding its
+  // own pid (known only once it exists). Signals stay blocked from before
+  // fork until the child's exec; an exec error travels back through a
+  // close-on-exec pipe. Between fork and exec the child calls
+  // async-signal-safe functions only.
   static int SpawnFork(const std::string& file, char** argv, char** envp, const std::string& cwd,
-                       bool pgroup, bool foreground, const int fds[3], pid_t* pid) {
+                       bool pgroup, bool foreground, const int fds[3], const std::vector<int>& keep,
+                       std::string& pid_env, pid_t* pid) {
     std::vector<int> leaks;  // for a kernel without close_range (< 5.11)
     InheritableFds(&leaks);
     int pipefd[2];
@@ -344,9 +412,14 @@ struct Addon : public Napi::Addon<Addon> {
       if (e == 0 && foreground && tcsetpgrp(0, getpgrp()) != 0) e = errno;
       if (e == 0 && syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
         for (size_t i = 0; i < leaks.size(); i++) {
-          if (leaks[i] != pipefd[1]) close(leaks[i]);
+          if (leaks[i] != pipefd[1] && !Contains(keep, leaks[i])) close(leaks[i]);
         }
       }
+      // The kept descriptors stay open across exec, at the same number.
+      for (size_t i = 0; i < keep.size() && e == 0; i++) {
+        if (fcntl(keep[i], F_SETFD, 0) != 0) e = errno;
+      }
+      if (!pid_env.empty()) WritePid(&pid_env[0], getpid());
       if (e == 0 && !cwd.empty() && chdir(cwd.c_str()) != 0) e = errno;
       if (e == 0) {
         sigset_t none;
@@ -681,8 +754,9 @@ struct Addon : public Napi::Addon<Addon> {
     _exit(info[0].As<Napi::Number>().Int32Value() & 0xff);
   }
 
-  // execve(path, argv, envp): replaces this process in place (same pid), with
-  // 0..2 inherited; Buffers or strings as in spawn. Returns only on failure.
+  // execve(path, argv, envp, keep?): replaces this process in place (same
+  // pid), with 0..2 and the descriptors in `keep` inherited; Buffers or
+  // strings as in spawn. Returns only on failure.
   Napi::Value Execve(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = ToBytes(info[0]);
@@ -690,7 +764,12 @@ struct Addon : public Napi::Addon<Addon> {
     std::vector<std::string> envp_s = ToStrings(info[2].As<Napi::Array>());
     std::vector<char*> argv = ToPointers(argv_s);
     std::vector<char*> envp = ToPointers(envp_s);
-    for (int fd = 0; fd < 3; fd++) {
+    std::vector<int> inherit = {0, 1, 2};
+    if (info.Length() > 3 && info[3].IsArray()) {
+      Napi::Array k = info[3].As<Napi::Array>();
+      for (uint32_t i = 0; i < k.Length(); i++) inherit.push_back(k.Get(i).As<Napi::Number>().Int32Value());
+    }
+    for (int fd : inherit) {
       int flags = fcntl(fd, F_GETFD);
       if (flags >= 0) fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
     }

@@ -19,6 +19,7 @@ import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
 import { anyStopped, descendantsOf, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
+import { closeInherited, forwardsSocketActivation, inheritedFds, INHERITED_FDS_VARIABLE, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
@@ -49,6 +50,7 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
   const stashed = out[STASHED_NODE_OPTIONS];
   delete out[STASHED_NODE_OPTIONS];
   delete out[STASHED_PPID];
+  delete out[INHERITED_FDS_VARIABLE];
   if (stashed !== undefined) out['NODE_OPTIONS'] = stashed.slice(1); // stored with an 'x' prefix
   return out;
 }
@@ -157,9 +159,14 @@ class Init {
     }
     // tcgetpgrp fails (-1) on anything but a terminal, so no isatty first.
     this.foreground = o.group && core.tcgetpgrp(0) === this.ownPgrp;
+    // What tsinit inherited goes to the child at the same numbers, and
+    // socket activation addressed to tsinit is readdressed to the child.
+    const fds = inheritedFds(this.env);
     try {
       this.child = spawnSupervised(program, args, {
         env: this.raw !== undefined ? childEnvironmentEntries(this.raw.env) : childEnvironment(this.env),
+        inheritFds: fds,
+        pidVariable: forwardsSocketActivation(this.env) ? LISTEN_PID : undefined,
         grace: o.grace,
         group: o.group,
         foreground: this.foreground,
@@ -173,6 +180,9 @@ class Init {
     }
     const child = this.child;
     this.state = 'running';
+    // The child has its copies: a listening socket must not outlive it in PID 1.
+    for (const f of closeInherited(fds)) log.warn('fds', `cannot close inherited descriptor ${f.fd}: ${f.message}`);
+    if (fds.length > 0) log.debug('fds', `passed inherited descriptors ${fds.join(' ')} to the child`);
     this.onSpawned?.(child.pid);
     log.info('spawn', `started ${file} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
       { pid: child.pid, pgid: child.pgid });

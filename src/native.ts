@@ -14,9 +14,13 @@ export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
 
 /** The addon's functions, exactly as native/tsinit.cc exports them. */
 export interface NativeCore {
-  /** Buffers are passed as their bytes, strings as UTF-8. */
+  /**
+   * Buffers are passed as their bytes, strings as UTF-8. `keep`: descriptors > 2
+   * the child inherits at the same number (every other one > 2 is closed).
+   * `pidEnv`: a variable (absent from envp) the child finds set to its own pid; forces a fork.
+   */
   spawn(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>, cwd: string | Buffer | null, pgroup: boolean,
-    foreground: boolean, stdio: [number, number, number]): number;
+    foreground: boolean, stdio: [number, number, number], keep: number[], pidEnv: string | null): number;
   setSignalHandler(fn: (signum: number) => void): void;
   watchSignal(signum: number, keepAlive: boolean): void;
   unwatchSignal(signum: number): void;
@@ -30,7 +34,8 @@ export interface NativeCore {
   tcgetpgrp(fd: number): number;
   tcsetpgrp(fd: number, pgid: number): boolean;
   kill(pid: number, signum: number): number;
-  execve(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>): never;
+  /** Replaces this process (same pid); 0..2 and `keep` lose close-on-exec first. */
+  execve(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>, keep?: number[]): never;
   exitNow(status: number): never;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];

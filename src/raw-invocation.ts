@@ -13,6 +13,8 @@ import { isUtf8 } from 'node:buffer';
 /** Environment variables the bin wrapper uses to carry state past `exec node`. */
 export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
 export const STASHED_PPID = '__TSINIT_PPID';
+/** The descriptors tsinit inherited, recorded by the bin (see inherited-fds.ts, whose INHERITED_FDS_VARIABLE names it too). */
+export const STASHED_FDS = '__TSINIT_FDS';
 
 const NUL = 0;
 const EQUALS = 0x3d;
@@ -92,7 +94,7 @@ export function childEnvironmentEntries(env: readonly Buffer[]): Buffer[] {
       out.push(Buffer.concat([Buffer.from('NODE_OPTIONS='), value]));
       continue;
     }
-    if (isNamed(e, STASHED_NODE_OPTIONS) || isNamed(e, STASHED_PPID)) continue;
+    if (isNamed(e, STASHED_NODE_OPTIONS) || isNamed(e, STASHED_PPID) || isNamed(e, STASHED_FDS)) continue;
     if (stash !== undefined && isNamed(e, 'NODE_OPTIONS')) continue;
     out.push(e);
   }
@@ -145,8 +147,11 @@ export function restartRequest(flag: string | undefined, env: NodeJS.ProcessEnv 
     const nodeOptions = raw.env.find((e) => isNamed(e, 'NODE_OPTIONS'));
     envp = raw.env.filter((e) => !isNamed(e, 'NODE_OPTIONS'));
     if (nodeOptions !== undefined) envp.push(stashEntry(nodeOptions.subarray('NODE_OPTIONS='.length)));
-    const ppid = env[STASHED_PPID];
-    if (ppid !== undefined && !envp.some((e) => isNamed(e, STASHED_PPID))) envp.push(Buffer.from(`${STASHED_PPID}=${ppid}`));
+    // Set by the bin in process.env, which /proc/self/environ does not show.
+    for (const name of [STASHED_PPID, STASHED_FDS]) {
+      const value = env[name];
+      if (value !== undefined && !envp.some((e) => isNamed(e, name))) envp.push(Buffer.from(`${name}=${value}`));
+    }
   } else {
     const execArgv = process.execArgv.slice();
     if (flag !== undefined && !execArgv.includes(flag)) execArgv.unshift(flag);

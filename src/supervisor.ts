@@ -66,6 +66,19 @@ export interface SpawnOptions {
    * dump), wait `seconds` (default 2; Infinity: never), then SIGKILL. Default: SIGKILL at once.
    */
   dump?: { signal: SignalLike; seconds?: number };
+  /**
+   * Descriptors above 2 the child inherits at the same numbers (a listening
+   * socket, say); every other descriptor above 2 is closed in the child.
+   * This process keeps its own copies. Default: none.
+   */
+  inheritFds?: readonly number[];
+  /**
+   * An environment variable the child finds set to its own pid, whatever
+   * `env` holds (for socket activation: `'LISTEN_PID'`). The pid exists only
+   * once the child does, so this starts it with fork (costlier than
+   * posix_spawn in a large process). Default: none.
+   */
+  pidVariable?: string;
 }
 
 /** States of a supervised child. */
@@ -96,6 +109,10 @@ interface NativeSpawn {
   group: boolean;
   foreground: boolean;
   stdio: [number, number, number];
+  /** Descriptors > 2 inherited at the same number. */
+  keep: number[];
+  /** Variable set to the child's own pid (absent from envp). */
+  pidVariable: string | null;
 }
 
 /** A string (UTF-8) or exact bytes, as the native spawn takes them. */
@@ -151,7 +168,7 @@ function describeSpawnError(file: string, code: string): string {
 function nativeSpawn(req: NativeSpawn): number {
   const core = native();
   const attempt = (file: Bytes, argv: Bytes[]): number =>
-    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio);
+    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio, req.keep, req.pidVariable);
   try {
     try {
       return attempt(req.file, req.argv);
@@ -496,13 +513,25 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
   }) as [number, number, number];
   const group = options.group ?? true;
   for (const s of [command, ...args]) if (hasNul(s)) throw new TypeError('command and args must not contain NUL bytes');
-  const envp = envToArray(options.env ?? process.env);
+  const keep = options.inheritFds ?? [];
+  if (!Array.isArray(keep) || keep.some((fd) => !Number.isInteger(fd) || fd < 3 || fd > 0x7fffffff)) {
+    throw new TypeError('inheritFds must be an array of descriptor numbers above 2');
+  }
+  const pidVariable = options.pidVariable ?? null;
+  if (pidVariable !== null && (typeof pidVariable !== 'string' || !/^[^=\0]+$/.test(pidVariable))) {
+    throw new TypeError('pidVariable must be a non-empty variable name without = or NUL');
+  }
+  let envp = envToArray(options.env ?? process.env);
   if (envp.some(hasNul)) throw new TypeError('env must not contain NUL bytes');
+  // The native spawn adds the pid variable itself: no other value may stand beside it.
+  if (pidVariable !== null) envp = envp.filter((e) => !Buffer.from(e).subarray(0, pidVariable.length + 1).equals(Buffer.from(`${pidVariable}=`)));
   return {
     req: {
       file: command,
       argv: [command, ...args],
       envp,
+      keep: [...new Set(keep)],
+      pidVariable,
       cwd: options.cwd ?? null,
       group,
       foreground: group && (options.foreground ?? false) && stdio[0] === 'inherit',

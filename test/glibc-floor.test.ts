@@ -69,25 +69,31 @@ function childState(stdout: string): ChildState {
   return s;
 }
 
-/** What every child gets, whatever libc offers: a clean signal state, its own group, only 0..2. */
-function expectCleanChild(stdout: string): ChildState {
+/**
+ * What every child gets, whatever libc offers: a clean signal state, its own
+ * group, 0..2 and `inherited` (what tsinit itself inherited, at the same
+ * numbers; a library child gets only what it is given).
+ */
+function expectCleanChild(stdout: string, inherited: string[] = []): ChildState {
   const s = childState(stdout);
   expect(s.blk, stdout).toBe('0000000000000000');
   expect(s.ign, stdout).toBe('0000000000000000');
   expect(s.pgid, stdout).toBe(s.pid);
-  expect(s.fds, stdout).toEqual(['0', '1', '2']);
+  expect(s.fds, stdout).toEqual(['0', '1', '2', ...inherited].sort());
   return s;
 }
 
 /**
  * Runs what follows with fd 100 open and NOT close-on-exec (above the fds
- * Node marks close-on-exec at start-up), and with signals ignored and blocked:
- * the state a careless parent hands to tsinit, none of which the child may get.
+ * Node marks close-on-exec at start-up) and no other beyond 0..2, and with
+ * signals ignored and blocked: the state a careless parent hands to tsinit.
+ * tsinit's child gets fd 100 (an inherited descriptor) and none of the
+ * signal state; a library child started from such a Node gets neither.
  */
 let dirty: string[];
 beforeAll(() => {
   dirty = [fixture('runwith'), '-i', '1,3,13,15,34,64', '-b', '2,10,15,35,64', '--',
-    'bash', '-c', 'exec 100</dev/null; exec "$@"', 'bash'];
+    'bash', '-c', 'for f in /proc/self/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; exec 100</dev/null; exec "$@"', 'bash'];
 });
 
 /** Loads the addon in a fresh Node (run through `wrap`) and reports the glibc and a native error. */
@@ -151,9 +157,9 @@ describe('without the _np extensions (TSINIT_NATIVE_NO_NP=1)', () => {
     if (compareVersions(hidden.glibc, '2.32') >= 0) expect(probeAddon(envWith({ NODE_OPTIONS: undefined })).code).toBe('ESRCH');
   });
 
-  it('child of PID 1 starts clean: default dispositions, empty mask, own group, no fd beyond 0..2; exit 7 propagates', async () => {
+  it('child of PID 1 starts clean: default dispositions, empty mask, own group, no fd beyond 0..2 but the inherited 100; exit 7 propagates', async () => {
     const r = await run(['--', 'sh', '-c', SHOW_STATE], { env: NO_NP, wrap: dirty });
-    expectCleanChild(r.stdout);
+    expectCleanChild(r.stdout, ['100']);
     expect(r.code).toBe(7);
   });
 
@@ -209,7 +215,7 @@ describe.skipIf(missing !== undefined)(title('under Debian 11\'s glibc 2.31'), (
 
   it('tsinit as PID 1 starts its child clean and propagates exit 7', async () => {
     const r = await run(['--', 'sh', '-c', SHOW_STATE], { env, wrap: [...dirty, ...OLD_NODE], timeoutMs: 30_000 });
-    expectCleanChild(r.stdout);
+    expectCleanChild(r.stdout, ['100']);
     expect(r.code, r.stderr).toBe(7);
   });
 

@@ -179,6 +179,15 @@ export function start(args: readonly string[], opts: RunOptions = {}): Running {
   };
 }
 
+/**
+ * A `wrap` prefix that runs what follows with descriptors 0, 1 and 2 only:
+ * tsinit passes every descriptor it inherits on to its child, so a test that
+ * counts the child's descriptors must keep out whatever the test runner
+ * itself inherited.
+ */
+export const STDIO_ONLY: readonly string[] = ['bash', '-c',
+  'for f in /proc/self/fd/*; do f=${f##*/}; [ "$f" -gt 2 ] && eval "exec $f>&-"; done; exec "$@"', 'bash'];
+
 /** Runs `tsinit ARGS` to completion. */
 export function run(args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return start(args, opts).result;
