@@ -13,7 +13,7 @@ export {
   runInit, parseCommandLine, UsageError,
 } from './index.js';
 export type {
-  SpawnOptions, StdioOption, SupervisedState, SupervisedEvents,
+  SpawnOptions, StdioOption, StdioMode, StdioSpec, StdioStream, StdioStreams, StdioAt, StopReason, SupervisedState, SupervisedEvents,
   ForwardOptions, ReaperOptions, ReapEvent, ReaperEvents,
   ExitStatus, SignalLike, CliOptions,
 } from './index.js';

@@ -14,7 +14,8 @@ import { signalTable } from './signals';
 
 export {
   spawn, Supervised, SpawnError, PIPE_LINGER_MS,
-  type SpawnOptions, type StdioOption, type SupervisedState, type SupervisedEvents,
+  type SpawnOptions, type StdioOption, type StdioMode, type StdioSpec, type StdioStream, type StdioStreams, type StdioAt,
+  type StopReason, type SupervisedState, type SupervisedEvents,
 } from './supervisor';
 export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './forward';
 export {
