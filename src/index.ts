@@ -11,6 +11,7 @@
  * @module
  */
 import { signalTable } from './signals';
+import type { runInit as RunInit } from './init';
 
 export {
   spawn, Supervised, SpawnError, PIPE_LINGER_MS,
@@ -24,7 +25,6 @@ export {
 } from './reaper';
 export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
-export { runInit } from './init';
 export { parseCommandLine, UsageError, type CliOptions } from './options';
 
 /**
@@ -34,3 +34,14 @@ export { parseCommandLine, UsageError, type CliOptions } from './options';
  * (`term`, `15`, `RTMIN+3`) use {@link parseSignal}.
  */
 export const signals: Readonly<Record<string, number>> = Object.freeze(signalTable());
+
+/**
+ * Runs the init (the `tsinit` command's work) with parsed options: spawns
+ * PROGRAM, forwards signals, reaps, and resolves with the status to exit with.
+ * The init's modules load on the first call, so that a program using only
+ * the supervisor does not pay for them.
+ */
+export function runInit(...args: Parameters<typeof RunInit>): ReturnType<typeof RunInit> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./init') as typeof import('./init')).runInit(...args);
+}
