@@ -11,7 +11,9 @@
  * Options:
  *   --quick                 fewer repetitions
  *   --only a,b              only these subjects (names as in the table)
- *   --metrics m1,m2         only these metrics: startup launch idle forward reap storm
+ *   --metrics m1,m2         only these metrics: startup launch idle forward reap storm load
+ *                           (load: the library's load time, require and import,
+ *                           e.g. `npm run bench -- --metrics load`)
  *   --variant 'NAME=CMD'    an extra init under test, CMD split on spaces, run as
  *                           `CMD PROGRAM ARGS...` (e.g. 'bundle=node dist/tsinit.cjs --')
  *   --tsinit PATH           the tsinit to run (default bin/tsinit of this checkout)
@@ -65,8 +67,9 @@ const PLAN = {
   forward: { runs: Q ? 1 : 3, signals: 200, gapUs: 4000 },
   reap: { runs: Q ? 1 : 3, orphans: 10000 },
   storm: { runs: Q ? 1 : 2, signals: 6000, gapUs: 50 },
+  load: { rounds: Q ? 6 : 12, block: 5 },             // 30 / 60 runs per command
 };
-const METRICS = ['startup', 'launch', 'idle', 'forward', 'reap', 'storm'];
+const METRICS = ['startup', 'launch', 'idle', 'forward', 'reap', 'storm', 'load'];
 const metrics = opt.metrics ?? METRICS;
 for (const m of metrics) if (!METRICS.includes(m)) throw new Error(`unknown metric ${m}`);
 
@@ -84,8 +87,8 @@ function buildHelper() {
 }
 
 /** Runs the helper as runner; returns stdout lines. */
-function helper(argv, timeoutMs = 300000) {
-  const r = spawnSync(HELPER, argv, { encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGTERM', stdio: ['ignore', 'pipe', 'pipe'] });
+function helper(argv, timeoutMs = 300000, cwd = undefined) {
+  const r = spawnSync(HELPER, argv, { cwd, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGTERM', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw new Error(`helper ${argv.slice(0, 3).join(' ')} ... failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
   return r.stdout.trim().split('\n').filter(Boolean);
 }
@@ -366,6 +369,76 @@ function benchStorm() {
   }
 }
 
+/**
+ * library load: what `require('node-tsinit')` and `import 'node-tsinit'` add
+ * to a Node process, by name as an application loads it (run from the
+ * package root, where the name resolves to this checkout). Each command
+ * against its floor, median of N runs, all commands interleaved round by
+ * round: require against `node -e 0`; import, from an ES module file,
+ * against an empty ES module file (both pay for Node's ES module loader and
+ * for reading a module file, which any ES module application pays).
+ */
+function benchLoad() {
+  const { rounds, block } = PLAN.load;
+  const dir = path.join(RESULTS, 'load');
+  mkdirSync(dir, { recursive: true });
+  const file = (name, text) => { const f = path.join(dir, name); writeFileSync(f, text); return f; };
+  const node = process.execPath;
+  const floorEsm = file('empty.mjs', '');
+  const cmds = {
+    'node -e 0': [node, '-e', '0'],
+    require: [node, '-e', "require('node-tsinit')"],
+    'require register': [node, '-e', "require('node-tsinit/register')"],
+    'empty .mjs': [node, floorEsm],
+    import: [node, file('import.mjs', "import 'node-tsinit';\n")],
+    'import register': [node, file('import-register.mjs', "import 'node-tsinit/register';\n")],
+  };
+  for (const c of Object.values(cmds)) helper(['time-run', '2', ...c], 300000, ROOT); // warm caches
+  const wall = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
+  const cpu = Object.fromEntries(Object.keys(cmds).map((k) => [k, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, c] of Object.entries(cmds)) {
+      for (const line of helper(['time-run', String(block), ...c], 300000, ROOT)) {
+        const [w, u] = line.split(' ').map(Number);
+        wall[k].push(w);
+        cpu[k].push(u);
+      }
+    }
+  }
+  const rows = [
+    ['require', "require('node-tsinit')", 'node -e 0', 10],
+    ['import', "import 'node-tsinit'", 'empty .mjs', 10],
+    ['require register', "require('node-tsinit/register')", 'node -e 0', null],
+    ['import register', "import 'node-tsinit/register'", 'empty .mjs', null],
+  ];
+  const s = { name: 'tsinit' };
+  loadRows.length = 0;
+  for (const [k, label, floor, target] of rows) {
+    const row = {
+      label, floor, runs: wall[k].length, target,
+      ms: ms(median(wall[k])), floor_ms: ms(median(wall[floor])),
+      cpu_ms: ms(median(cpu[k])), floor_cpu_ms: ms(median(cpu[floor])),
+    };
+    row.cost_ms = row.ms - row.floor_ms;
+    row.cost_cpu_ms = row.cpu_ms - row.floor_cpu_ms;
+    loadRows.push(row);
+    put(s, `load_${k.replace(' ', '_')}_ms`, row.cost_ms);
+    put(s, `load_${k.replace(' ', '_')}_cpu_ms`, row.cost_cpu_ms);
+  }
+  keep(s, 'load', { wall, cpu });
+}
+const loadRows = [];
+
+/** The library-load table: one row per entry point and way of loading it. */
+function loadTable() {
+  const header = ['library load (median)', 'runs', 'wall [ms]', 'floor [ms]', 'added [ms]', 'added CPU [ms]', 'floor', 'target', 'met'];
+  const rows = loadRows.map((r) => [
+    r.label, String(r.runs), fmt(r.ms), fmt(r.floor_ms), fmt(r.cost_ms), fmt(r.cost_cpu_ms), r.floor,
+    r.target == null ? '' : `≤ ${r.target} ms`, r.target == null ? '' : r.cost_ms <= r.target ? 'yes' : 'NO',
+  ]);
+  return [header, ...rows];
+}
+
 // ------------------------------------------------------------------- table
 
 const ROWS = [
@@ -450,7 +523,7 @@ async function main() {
     tsinit: JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
   };
   log(`${subjects.map((s) => s.name).join(', ')}; ${opt.quick ? 'quick' : 'full'} run; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`);
-  const steps = { startup: benchStartup, launch: benchLaunch, idle: benchIdle, forward: benchForward, reap: benchReap, storm: benchStorm };
+  const steps = { startup: benchStartup, launch: benchLaunch, idle: benchIdle, forward: benchForward, reap: benchReap, storm: benchStorm, load: benchLoad };
   const loads = {};
   for (const m of metrics) {
     loads[m] = +os.loadavg()[0].toFixed(2);
@@ -461,7 +534,11 @@ async function main() {
   }
   const load1 = os.loadavg();
   const t = table();
-  printTable(t);
+  if (t.length > 1) printTable(t);
+  if (loadRows.length > 0) {
+    if (t.length > 1) process.stdout.write('\n');
+    printTable(loadTable());
+  }
   // The reap step raises the load average itself (10,000 runnable processes):
   // judge the machine by the readings taken before each step.
   const noisy = Math.max(...Object.values(loads)) > 0.5 * machine.cpus;
@@ -472,7 +549,7 @@ async function main() {
   const doc = {
     date: new Date().toISOString(), quick: opt.quick, plan: PLAN, machine, load_average: { start: load0, end: load1, before_step: loads },
     subjects: subjects.map((s) => ({ name: s.name, kind: s.kind, argv: s.argv ?? null })),
-    results, table: t, raw,
+    results, table: t, load: loadRows, raw,
   };
   writeFileSync(opt.json, JSON.stringify(doc, null, 1) + '\n');
   const stamped = path.join(RESULTS, `bench-${doc.date.replace(/[:.]/g, '-')}.json`);

@@ -7,7 +7,7 @@ import { readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { STATUS_INTERNAL, STATUS_USAGE } from './exit-status';
 import { runInit, type RawCommand } from './init';
-import { native } from './native';
+import { native, NativeLoadError } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
 import { hasReplacement, readRawInvocation } from './raw-invocation';
@@ -52,6 +52,14 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
   }
   log.verbosity = options.verbosity;
   log.format = options.logFormat;
+  // A missing or unloadable addon: one line that says what to do, status 1.
+  try {
+    native();
+  } catch (err) {
+    if (!(err instanceof NativeLoadError)) throw err;
+    log.error('native', err.message);
+    process.exit(STATUS_INTERNAL);
+  }
   const raw = own ? rawCommand(options.command, env, log) : undefined;
   // Point of no return is the spawn: from then on nothing of tsinit's own may
   // end it. Before the spawn an unexpected error ends tsinit with status 1.

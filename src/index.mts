@@ -2,7 +2,9 @@
  * ESM entry of `tsinit`: re-exports the CommonJS build, so that ESM and
  * CommonJS users share one module instance (one reaper, one signal hub, one
  * owner of waitpid). Keep this list equal to index.ts's exports (a test
- * compares them).
+ * compares them). The build (scripts/bundle.mjs) replaces the emitted
+ * index.mjs with one that loads dist/library.cjs through createRequire and
+ * exports the same names; this file gives the declarations.
  * @module
  */
 export {
@@ -13,7 +15,7 @@ export {
   runInit, parseCommandLine, UsageError,
 } from './index.js';
 export type {
-  SpawnOptions, StdioOption, SupervisedState, SupervisedEvents,
+  SpawnOptions, StdioOption, StdioMode, StdioSpec, StdioStream, StdioStreams, StdioAt, StopReason, SupervisedState, SupervisedEvents,
   ForwardOptions, ReaperOptions, ReapEvent, ReaperEvents,
   ExitStatus, SignalLike, CliOptions,
 } from './index.js';

@@ -11,10 +11,12 @@
  * @module
  */
 import { signalTable } from './signals';
+import type { runInit as RunInit } from './init';
 
 export {
   spawn, Supervised, SpawnError, PIPE_LINGER_MS,
-  type SpawnOptions, type StdioOption, type SupervisedState, type SupervisedEvents,
+  type SpawnOptions, type StdioOption, type StdioMode, type StdioSpec, type StdioStream, type StdioStreams, type StdioAt,
+  type StopReason, type SupervisedState, type SupervisedEvents,
 } from './supervisor';
 export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './forward';
 export {
@@ -23,7 +25,7 @@ export {
 } from './reaper';
 export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
-export { runInit, type RawCommand } from './init';
+export type { RawCommand } from './init';
 export { parseCommandLine, UsageError, type CliOptions } from './options';
 
 /**
@@ -33,3 +35,14 @@ export { parseCommandLine, UsageError, type CliOptions } from './options';
  * (`term`, `15`, `RTMIN+3`) use {@link parseSignal}.
  */
 export const signals: Readonly<Record<string, number>> = Object.freeze(signalTable());
+
+/**
+ * Runs the init (the `tsinit` command's work) with parsed options: spawns
+ * PROGRAM, forwards signals, reaps, and resolves with the status to exit with.
+ * The init's modules load on the first call, so that a program using only
+ * the supervisor does not pay for them.
+ */
+export function runInit(...args: Parameters<typeof RunInit>): ReturnType<typeof RunInit> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('./init') as typeof import('./init')).runInit(...args);
+}

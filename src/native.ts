@@ -43,17 +43,25 @@ export interface NativeCore {
 
 let core: NativeCore | undefined;
 
-/** Error thrown when no native binary fits this platform; says what to do. */
+/** What to run to build the addon from source. */
+const REBUILD = 'install a C++ compiler, make and python3 (Debian/Ubuntu: apt-get install -y g++ make python3; ' +
+  'Alpine: apk add build-base python3), then run npm rebuild node-tsinit';
+
+/**
+ * Error thrown when the native addon is missing or cannot be loaded. Its
+ * message is one line that says what to do; `code` is 'ERR_TSINIT_NATIVE',
+ * `cause` the loader's own error.
+ */
 export class NativeLoadError extends Error {
   readonly code = 'ERR_TSINIT_NATIVE';
-  constructor(cause: unknown) {
-    const why = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
-    super(
-      `cannot load tsinit's native core for ${process.platform}-${process.arch} on Node ${process.versions.node}: ${why}. ` +
-      'No prebuilt binary fits this platform: install a compiler and rebuild it (Debian/Ubuntu: apt-get install -y g++ make python3; ' +
-      'Alpine: apk add build-base python3; then npm rebuild node-tsinit).',
-      { cause },
-    );
+  constructor(cause: unknown, missing: boolean, file?: string) {
+    let why = (cause instanceof Error ? cause.message : String(cause)).split('\n')[0]!.trim();
+    if (file !== undefined && why.startsWith(`${file}: `)) why = why.slice(file.length + 2); // dlopen names it too
+    const where = `${process.platform}-${process.arch}, Node ${process.versions.node}`;
+    super(missing
+      ? `node-tsinit's native addon is missing (no build and no prebuilt binary for ${where}): ${REBUILD}`
+      : `node-tsinit's native addon${file === undefined ? '' : ` ${file}`} cannot be loaded (${where}: ${why}): ${REBUILD}`,
+    { cause });
     this.name = 'NativeLoadError';
   }
 }
@@ -78,21 +86,25 @@ function exactAddonPaths(root: string): string[] {
 export function native(): NativeCore {
   if (core === undefined) {
     const root = path.join(__dirname, '..');
+    let unloadable: { file: string; err: unknown } | undefined;
     /* eslint-disable @typescript-eslint/no-require-imports */
     for (const file of exactAddonPaths(root)) {
       if (!existsSync(file)) continue;
       try {
         core = require(file) as NativeCore;
         return core;
-      } catch {
-        break; // present but unloadable: node-gyp-build's search says why
+      } catch (err) {
+        unloadable = { file, err };
+        break; // present but unloadable: node-gyp-build's search may find another
       }
     }
     try {
       const load = require('node-gyp-build') as (dir: string) => NativeCore;
       core = load(root);
     } catch (err) {
-      throw new NativeLoadError(err);
+      if (unloadable !== undefined) throw new NativeLoadError(unloadable.err, false, unloadable.file);
+      // node-gyp-build's message when it finds nothing to load.
+      throw new NativeLoadError(err, err instanceof Error && /^No native build was found/.test(err.message));
     }
     /* eslint-enable @typescript-eslint/no-require-imports */
   }

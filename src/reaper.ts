@@ -22,11 +22,20 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { isMainThread } from 'node:worker_threads';
 import { native } from './native';
 import { isOwned, setOrphanSweep, watchChildren } from './children';
 import { exitedWith, killedBy, type ExitStatus } from './exit-status';
 import { procIsOurs, readStat } from './proc';
+
+/**
+ * Whether this is the main thread. node:worker_threads (and the stream
+ * modules it loads) is a large part of the library's load time, so it is
+ * required only when a reaper starts.
+ */
+function onMainThread(): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node:worker_threads') as typeof import('node:worker_threads')).isMainThread;
+}
 
 /** Options of {@link startReaper}. */
 export interface ReaperOptions {
@@ -255,7 +264,7 @@ function onSigchld(): void {
  * asked for and the kernel refuses it.
  */
 export function startReaper(options: ReaperOptions = {}): Reaper {
-  if (!isMainThread) throw new Error('startReaper() must be called on the main thread');
+  if (!onMainThread()) throw new Error('startReaper() must be called on the main thread');
   const reaper = new Reaper(options);
   if (reaper.wantsSubreaper && !native().isSubreaper()) {
     native().setSubreaper(true);

@@ -22,22 +22,34 @@ import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status
 import { anyStopped } from './proc';
 import { searchPath } from './raw-invocation';
 import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, wait, type Wait } from './durations';
-import { signalName, toSignalNumber, type SignalLike } from './signals';
+import { signalName, toSignalNumber, SIGCONT, SIGINT, SIGKILL, SIGTERM, type SignalLike } from './signals';
+import {
+  abortError, checkOptionNames, checkStdioOrder, normaliseAbortSignal, normaliseTimeout, stdioDescriptor,
+  type StdioAt, type StdioMode, type StdioOption, type StdioSpec, type StdioStream,
+} from './spawn-options';
 
-const SIGINT = 2;
-const SIGKILL = 9;
-const SIGTERM = 15;
-const SIGCONT = 18;
+export type { StdioMode, StdioOption, StdioSpec, StdioStream, StdioAt };
 
 /**
- * How one of the child's standard streams is connected: 'inherit' shares
- * this process's, 'ignore' connects /dev/null, 'pipe' makes a pipe whose
- * other end appears as {@link Supervised.stdin}, `stdout` or `stderr`.
+ * The stream types of a child whose `stdio` option is `S`, as spawn returns
+ * it (`Supervised & StdioStreams<S>`): with 'pipe' at a position that stream
+ * is typed non-null, with 'inherit', 'ignore' or a descriptor it is null, and
+ * when `S` is not known precisely (a `SpawnOptions` built apart) it is the
+ * stream or null, as on {@link Supervised}.
  */
-export type StdioOption = 'inherit' | 'ignore' | 'pipe';
+export interface StdioStreams<S extends StdioSpec> {
+  readonly stdin: StdioStream<StdioAt<S, 0>, Writable>;
+  readonly stdout: StdioStream<StdioAt<S, 1>, Readable>;
+  readonly stderr: StdioStream<StdioAt<S, 2>, Readable>;
+}
 
-/** Options of {@link spawn}. */
-export interface SpawnOptions {
+/**
+ * Options of {@link spawn}. `S` is the type of `stdio`, which decides the
+ * types of {@link Supervised.stdin}, `stdout` and `stderr`. Any other option
+ * (child_process's `shell`, `uid`, `detached`, ... or a typo) is a TypeError
+ * naming it.
+ */
+export interface SpawnOptions<S extends StdioSpec = StdioSpec> {
   /**
    * The child's environment; default `process.env`. Values may be Buffers
    * (exact bytes). An array is the environment block itself, `NAME=value`
@@ -46,8 +58,12 @@ export interface SpawnOptions {
   env?: Readonly<Record<string, string | Buffer | undefined>> | ReadonlyArray<string | Buffer>;
   /** The child's working directory; default this process's. */
   cwd?: string | Buffer;
-  /** All three streams alike, or one each for stdin, stdout, stderr. Default 'inherit'. */
-  stdio?: StdioOption | readonly [StdioOption, StdioOption, StdioOption];
+  /**
+   * All three streams alike ('inherit', 'ignore', 'pipe'), or one entry each
+   * for stdin, stdout, stderr, where an entry may also be a file descriptor
+   * of this process (`['ignore', 1, fd]`). Default 'inherit'.
+   */
+  stdio?: S;
   /**
    * Seconds from the stop signal to SIGKILL of the whole group. Default 30.
    * Infinity: never SIGKILL; any finite value is waited for in full.
@@ -79,6 +95,19 @@ export interface SpawnOptions {
    * posix_spawn in a large process). Default: none.
    */
   pidVariable?: string;
+  /**
+   * Milliseconds after which the child is stopped as by {@link Supervised.stop}:
+   * `killSignal`, then SIGKILL to the group when the grace period ends (as
+   * child_process's `timeout` sends killSignal). 0 or undefined: no timeout.
+   */
+  timeout?: number;
+  /**
+   * Aborting it stops the child as {@link Supervised.stop} does; `exited`
+   * then resolves with the child's status. Already aborted: the child is not
+   * started, `pid` is 0 and `exited` rejects with an AbortError (`code`
+   * 'ABORT_ERR', `cause` the signal's reason).
+   */
+  signal?: AbortSignal;
 }
 
 /** States of a supervised child. */
@@ -227,12 +256,19 @@ function devNullFd(): number {
   return devNull;
 }
 
+/** What began a stop (see the `stopping` event). */
+export type StopReason = 'stop' | 'forward' | 'timeout' | 'abort';
+
 /** Events of {@link Supervised}. */
 export interface SupervisedEvents {
   /** The child was reaped. */
   exit: [status: ExitStatus];
-  /** A stop began: the stop signal was sent and the grace deadline armed. */
-  stopping: [info: { signal: string; deadline: number }];
+  /**
+   * A stop began: the stop signal was sent and the grace deadline armed.
+   * `reason` says what began it: a {@link Supervised.stop} call, a signal
+   * {@link Supervised.forward}ed, the `timeout` option, or the `signal` option's abort.
+   */
+  stopping: [info: { signal: string; deadline: number; reason: StopReason }];
   /**
    * The grace deadline passed and the `dump` signal is about to go to the
    * group (emitted just before it is sent); SIGKILL follows after `seconds`.
@@ -299,6 +335,8 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   private readonly rewrite: Map<number, number>;
   private readonly killSignal: number;
   private readonly dump: { signal: number; seconds: number } | undefined;
+  /** Undoes the `timeout` timer and the `signal` listener (at exit). */
+  private disarm: (() => void) | undefined;
 
   /** @internal Use {@link spawn}. */
   constructor(pid: number, opts: {
@@ -308,6 +346,10 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     streams?: readonly [Writable | null, Readable | null, Readable | null];
     /** The program could not be started: `exited` rejects with this. */
     failure?: Error;
+    /** Milliseconds until a stop begins (0: never). */
+    timeout?: number;
+    /** A stop begins when it is aborted. */
+    abort?: AbortSignal;
   }) {
     super();
     this.pid = pid;
@@ -326,6 +368,25 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.pgid = opts.group ? pid : native().getpgid(0);
     this.exited = new Promise((resolve) => { this.resolveExit = resolve; });
     own(pid, (ev) => this.onWait(ev));
+    this.arm(opts.timeout ?? 0, opts.abort);
+  }
+
+  /** Arms the `timeout` timer and the `signal` listener; both begin a stop. */
+  private arm(timeout: number, abort: AbortSignal | undefined): void {
+    if (timeout <= 0 && abort === undefined) return;
+    const timer = timeout > 0 ? setTimeout(() => this.stopFor('timeout'), timeout) : undefined;
+    timer?.unref(); // the child itself keeps the loop alive while it runs
+    const onAbort = (): void => this.stopFor('abort');
+    abort?.addEventListener('abort', onAbort, { once: true });
+    this.disarm = () => {
+      clearTimeout(timer);
+      abort?.removeEventListener('abort', onAbort);
+    };
+  }
+
+  /** Begins a stop with the kill signal and the grace period, as stop() does. */
+  private stopFor(reason: StopReason): void {
+    if (this.stateName === 'running') this.beginStop(this.killSignal, this.grace, reason);
   }
 
   /** Current state. */
@@ -378,7 +439,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   forward(signum: number): number {
     const to = this.rewrite.has(signum) ? this.rewrite.get(signum)! : signum;
     if (to === 0) return 0;
-    if (signum === SIGTERM || signum === SIGINT) this.beginStop(to, this.grace);
+    if (signum === SIGTERM || signum === SIGINT) this.beginStop(to, this.grace, 'forward');
     else this.send(to);
     return to;
   }
@@ -393,13 +454,13 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     if (this.stateName === 'running') {
       const signum = options.signal === undefined ? this.killSignal : toSignalNumber(options.signal);
       const grace = checkSeconds(options.grace, 'grace', this.grace);
-      this.beginStop(signum, grace);
+      this.beginStop(signum, grace, 'stop');
     }
     return this.exited;
   }
 
   /** Transition running → stopping: send `signum` (and SIGCONT to a stopped group), arm the deadline. */
-  private beginStop(signum: number, grace: number): void {
+  private beginStop(signum: number, grace: number, reason: StopReason): void {
     this.send(signum);
     const first = this.stateName === 'running';
     if (first) {
@@ -411,7 +472,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     // A stopped process cannot act on the stop signal until it is continued;
     // a running one must not get a SIGCONT that nobody sent.
     if (signum !== SIGKILL && signum !== SIGCONT && this.hasStoppedMember()) this.send(SIGCONT);
-    if (first) this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline! });
+    if (first) this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline!, reason });
   }
 
   /** Whether the child, or a member of its group, is stopped by job control (true when /proc cannot tell). */
@@ -453,6 +514,8 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     this.stateName = 'exited';
     this.timer?.cancel();
     this.timer = undefined;
+    this.disarm?.();
+    this.disarm = undefined;
     this.afterOutput(() => {
       this.resolveExit(status);
       this.emit('exit', status);
@@ -497,20 +560,30 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
   req: NativeSpawn; grace: number; rewrite: Map<number, number>; killSignal: number;
   /** The three stdio modes; 'pipe' entries have fd -1 in `req.stdio` until the pipes exist. */
   modes: readonly [StdioOption, StdioOption, StdioOption];
+  /** Milliseconds until a stop begins (0: none). */
+  timeout: number;
+  abort: AbortSignal | undefined;
 } {
   if (!isBytes(command) || command.length === 0) throw new TypeError('command must be a non-empty string');
   if (!Array.isArray(args) || !args.every(isBytes)) throw new TypeError('args must be an array of strings');
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('options must be an object');
+  checkOptionNames(options);
   const grace = checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS);
-  const stdio = typeof options.stdio === 'string' || options.stdio === undefined
-    ? [options.stdio ?? 'inherit', options.stdio ?? 'inherit', options.stdio ?? 'inherit'] as const
-    : options.stdio;
-  if (!Array.isArray(stdio) || stdio.length !== 3) throw new TypeError("stdio must be 'inherit', 'ignore', 'pipe' or an array of three of them");
+  const one: unknown = options.stdio ?? 'inherit';
+  const stdio = (typeof one === 'string' ? [one, one, one] : one) as readonly unknown[];
+  if (!Array.isArray(stdio) || stdio.length !== 3) {
+    throw new TypeError("stdio must be 'inherit', 'ignore', 'pipe' or an array of three entries (those, or file descriptors)");
+  }
+  const given: (number | undefined)[] = [];
   const fds = stdio.map((s, i) => {
+    if (typeof s === 'number') return (given[i] = stdioDescriptor(s, i));
     if (s === 'inherit') return i;
     if (s === 'ignore') return devNullFd();
     if (s === 'pipe') return -1;
-    throw new TypeError(`stdio[${i}] must be 'inherit', 'ignore' or 'pipe', got ${JSON.stringify(s)}`);
+    throw new TypeError(`stdio[${i}] must be 'inherit', 'ignore', 'pipe' or a file descriptor, got ${JSON.stringify(s)}`);
   }) as [number, number, number];
+  checkStdioOrder(given, fds);
+  const modes = stdio as readonly StdioOption[];
   const group = options.group ?? true;
   for (const s of [command, ...args]) if (hasNul(s)) throw new TypeError('command and args must not contain NUL bytes');
   const keep = options.inheritFds ?? [];
@@ -534,13 +607,15 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
       pidVariable,
       cwd: options.cwd ?? null,
       group,
-      foreground: group && (options.foreground ?? false) && stdio[0] === 'inherit',
+      foreground: group && (options.foreground ?? false) && fds[0] === 0,
       stdio: fds,
     },
     grace,
     rewrite: normaliseRewrite(options.rewrite),
     killSignal: toSignalNumber(options.killSignal ?? SIGTERM),
-    modes: [stdio[0], stdio[1], stdio[2]],
+    modes: [modes[0]!, modes[1]!, modes[2]!],
+    timeout: normaliseTimeout(options.timeout),
+    abort: normaliseAbortSignal(options.signal),
   };
 }
 
@@ -553,11 +628,13 @@ function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: numb
 /**
  * Starts `command` (resolved through PATH like execvp) as a supervised child.
  * @throws {SpawnError} when the program cannot be started (code ENOENT, EACCES, ...).
+ * @throws {Error} an AbortError (code ABORT_ERR) when `signal` is already aborted.
  * @throws {TypeError} on invalid options.
  */
 export function spawnSupervised(command: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Supervised {
-  const { req, grace, rewrite, killSignal, modes } = normaliseSpawn(command, args, options);
+  const { req, grace, rewrite, killSignal, modes, timeout, abort } = normaliseSpawn(command, args, options);
   const dump = normaliseDump(options.dump);
+  if (abort?.aborted === true) throw abortError(abort);
   const parentEnds: [number, number, number] = [-1, -1, -1];
   const childEnds: number[] = [];
   let pid: number;
@@ -577,7 +654,7 @@ export function spawnSupervised(command: Bytes, args: readonly Bytes[] = [], opt
     parentEnds[1] < 0 ? null : new Socket({ fd: parentEnds[1], readable: true, writable: false }),
     parentEnds[2] < 0 ? null : new Socket({ fd: parentEnds[2], readable: true, writable: false }),
   ] as const;
-  return new Supervised(pid, { group: req.group, grace, rewrite, killSignal, streams, dump });
+  return new Supervised(pid, { group: req.group, grace, rewrite, killSignal, streams, dump, timeout, abort });
 }
 
 /** Makes a pipe for each 'pipe' stream: the child's end goes into `childFds`, this process's into `parentEnds`. */
@@ -610,24 +687,34 @@ function openPipes(modes: readonly StdioOption[], childFds: [number, number, num
  * Unlike {@link spawnSupervised} it never throws for a program that cannot
  * be started: the returned object's `exited` rejects with a
  * {@link SpawnError} whose `code` is 'ENOENT' (not found) or 'EACCES' (not
- * executable), and its `pid` is 0.
+ * executable), and its `pid` is 0. The same for a `signal` that is already
+ * aborted: the child is not started and `exited` rejects with an AbortError.
  *
  * `command` and `args` may be Buffers, passed on byte for byte (a path or an
  * argument that is not UTF-8); strings are passed as UTF-8.
- * @throws {TypeError} on invalid arguments or options (a programming error).
+ *
+ * The types of `stdin`, `stdout` and `stderr` follow `stdio`: with
+ * `stdio: 'pipe'` (or 'pipe' at that position) the stream is typed
+ * non-null, with 'inherit', 'ignore' or a descriptor it is `null`.
+ * @throws {TypeError} on invalid arguments or options, and on any option
+ * spawn does not know (child_process's `shell`, `uid`, `detached`, ..., or a
+ * typo), naming it (a programming error).
  */
-export function spawn(command: string | Buffer, args?: ReadonlyArray<string | Buffer>, options?: SpawnOptions): Supervised;
-export function spawn(command: string | Buffer, options?: SpawnOptions): Supervised;
+export function spawn<S extends StdioSpec = 'inherit'>(command: string | Buffer, args?: ReadonlyArray<string | Buffer>, options?: SpawnOptions<S>): Supervised & StdioStreams<S>;
+export function spawn<S extends StdioSpec = 'inherit'>(command: string | Buffer, options?: SpawnOptions<S>): Supervised & StdioStreams<S>;
 export function spawn(command: string | Buffer, argsOrOptions?: ReadonlyArray<string | Buffer> | SpawnOptions, maybeOptions?: SpawnOptions): Supervised {
-  if (argsOrOptions !== undefined && typeof argsOrOptions !== 'object') throw new TypeError('args must be an array of strings');
+  if (argsOrOptions !== undefined && (argsOrOptions === null || typeof argsOrOptions !== 'object')) {
+    throw new TypeError('args must be an array of strings');
+  }
   const args = Array.isArray(argsOrOptions) ? argsOrOptions as ReadonlyArray<string | Buffer> : [];
-  const options = (Array.isArray(argsOrOptions) ? maybeOptions : argsOrOptions as SpawnOptions | undefined) ?? {};
+  const given = Array.isArray(argsOrOptions) ? maybeOptions : argsOrOptions as SpawnOptions | undefined;
+  const options = given === undefined ? {} : given;
   try {
     return spawnSupervised(command, args, options);
   } catch (err) {
-    if (!(err instanceof SpawnError)) throw err;
+    if (!(err instanceof SpawnError) && (err as { code?: unknown }).code !== 'ABORT_ERR') throw err;
     return new Supervised(0, {
-      group: options.group ?? true, grace: checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS), rewrite: new Map(), killSignal: SIGTERM, failure: err,
+      group: options.group ?? true, grace: checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS), rewrite: new Map(), killSignal: SIGTERM, failure: err as Error,
     });
   }
 }
