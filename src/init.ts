@@ -14,7 +14,7 @@
  */
 import { native } from './native';
 import { claimAllChildren, type WaitEvent } from './children';
-import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
+import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
 import { descendantsOf, listProcesses, procIsOurs } from './proc';
@@ -22,6 +22,7 @@ import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
+import { formatRestartPolicy, RestartTracker } from './restart';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 
@@ -54,7 +55,7 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
 }
 
 /** Named states of the init. */
-export type InitState = 'starting' | 'running' | 'draining' | 'exited';
+export type InitState = 'starting' | 'running' | 'restarting' | 'draining' | 'exited';
 
 /** Runs PROGRAM as an init would and resolves with the status tsinit should exit with. */
 export function runInit(o: CliOptions, log: Logger, env: Readonly<Record<string, string | undefined>> = process.env,
@@ -78,6 +79,11 @@ class Init {
   private report!: StopReport;
   /** Survivors outside the child's group, to kill right after the group at escalation. */
   private outsiders: Array<{ pid: number }> = [];
+  /** The restart policy's counters; the run's start and the signals tsinit sent it (on-failure ignores deaths by those). */
+  private restarts!: RestartTracker;
+  private runStartedAt = 0;
+  private sentThisRun = new Set<number>();
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly o: CliOptions,
@@ -88,6 +94,7 @@ class Init {
 
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
+    this.restarts = new RestartTracker(this.o.restart);
     this.report = new StopReport(this.log, {
       self: process.pid, pid1: this.pid1, grace: this.o.grace,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
@@ -153,8 +160,10 @@ class Init {
     }
     const child = this.child;
     this.state = 'running';
+    this.runStartedAt = Date.now();
+    this.sentThisRun = new Set();
     this.onSpawned?.(child.pid);
-    log.info('spawn', `started ${file} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
+    log.info('spawn', `started ${file}${this.restarts.run > 1 ? ` (run ${this.restarts.run})` : ''} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
       { pid: child.pid, pgid: child.pgid });
     child.on('stopped', (sig) => this.onChildStopped(sig));
     this.report.setGroup(child.group ? child.pgid : undefined);
@@ -174,6 +183,7 @@ class Init {
       return;
     }
     const name = signalName(signum);
+    if (this.state === 'restarting') { this.onSignalWhileRestarting(signum); return; }
     if (this.state !== 'running') {
       log.debug('signal', `received ${name} while ${this.state}: the child is gone, nothing to forward`);
       return;
@@ -184,11 +194,13 @@ class Init {
     }
     log.debug('signal', `received ${name}`, { signal: name });
     const stop = signum === SIGTERM || signum === SIGINT;
+    if (stop) this.restarts.stop();
     if (stop && this.stopSignalAt === undefined) {
       this.stopSignalAt = Date.now();
       this.report.signalReceived(name, this.stopSignalAt);
     }
     const sent = child.forward(signum);
+    if (sent !== 0) this.sentThisRun.add(sent);
     const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
     if (stop) this.report.forwarded(sent === 0 ? null : signalName(sent), target);
     if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
@@ -243,10 +255,60 @@ class Init {
 
   /** Transition running → draining: the main child was reaped. */
   private onChildExit(status: ExitStatus): void {
+    if (this.maybeRestart(status)) return;
     this.state = 'draining';
     this.report.childExited(this.child!.pid, status);
     this.log.info('exit', `child pid ${this.child!.pid} ended: ${describeStatus(status)}`, { status: status.status, code: status.code, signal: status.signal });
     if (this.foreground && this.core.tcgetpgrp(0) === this.child!.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
+  }
+
+  /**
+   * Transition running → restarting when the restart policy says so: the
+   * next run starts after the policy's delay. What the run left behind keeps
+   * running (reaped as it exits, drained at tsinit's own end).
+   */
+  private maybeRestart(status: ExitStatus): boolean {
+    const child = this.child!;
+    const ranMs = Date.now() - this.runStartedAt;
+    const d = this.restarts.decide(status, ranMs, this.sentThisRun);
+    const policy = formatRestartPolicy(this.o.restart);
+    if (!d.restart) {
+      if (d.reason === 'exhausted') {
+        this.log.warn('restart', `child pid ${child.pid} ended: ${describeStatus(status)}; restart policy ${policy} used up after ${this.restarts.count} restart(s), not restarting`,
+          { run: this.restarts.run, status: status.status, restarts: this.restarts.count, policy });
+      }
+      return false;
+    }
+    this.state = 'restarting';
+    if (this.foreground && this.core.tcgetpgrp(0) === child.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
+    this.report.restarted(d.run - 1, child.pid, status, d.delayMs);
+    this.log.info('restart', `child pid ${child.pid} (run ${d.run - 1}) ended: ${describeStatus(status)} after ${(ranMs / 1000).toFixed(3)} s; run ${d.run} starts in ${d.delayMs} ms (restart ${d.count}${this.o.restart.max === null ? '' : ` of ${this.o.restart.max}`}, ${policy})`,
+      { run: d.run - 1, pid: child.pid, status: status.status, code: status.code, signal: status.signal, delayMs: d.delayMs, next: d.run, restarts: d.count, policy });
+    this.restartTimer = setTimeout(() => { this.restartTimer = undefined; this.spawn(); }, d.delayMs);
+    return true;
+  }
+
+  /** A signal while waiting to restart: a stop ends tsinit at once with 128+N; others have no one to reach. */
+  private onSignalWhileRestarting(signum: number): void {
+    const name = signalName(signum);
+    if (signum !== SIGTERM && signum !== SIGINT) {
+      this.log.debug('signal', `received ${name} while waiting to restart the child: nothing to forward`);
+      return;
+    }
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.restarts.stop();
+    this.report.signalReceived(name);
+    this.log.info('restart', `received ${name} while waiting to restart the child: not restarting, exiting`, { signal: name });
+    // Whatever earlier runs left gets the stop too (as PID 1 the kernel kills it when tsinit exits).
+    this.signalLeftovers(signum);
+    this.signalLeftovers(SIGCONT);
+    this.state = 'exited';
+    const status = killedBy(signum);
+    const code = remapStatus(status.status, this.o.expectExit);
+    this.report.disarm();
+    this.report.finish(this.o.command[0]!, status, code, code !== status.status);
+    this.finishResolve(code);
   }
 
   /** After each waitpid sweep: finish when nothing is left, else drain what is. */

@@ -59,6 +59,8 @@ export class StopReport {
   private escalation: { at: number; killed: Survivor[] } | undefined;
   private drain: { at: number; count: number; killed: Survivor[] } | undefined;
   private childExit: { pid: number; at: number; status: ExitStatus } | undefined;
+  /** Runs that ended and were restarted (restart policy), in order. */
+  private readonly restarts: Array<{ run: number; pid: number; at: number; status: ExitStatus; delayMs: number; who?: string }> = [];
 
   constructor(private readonly log: Logger, private readonly opts: StopReportOptions) {}
 
@@ -106,6 +108,23 @@ export class StopReport {
     this.drain = { at, count, killed: [] };
     this.phase = { kind: 'drain', ctx: { signal: 15, target: { kind: 'all' }, sentAtBoot: bootSeconds() }, at, timers: [] };
     this.arm(remainingMs);
+  }
+
+  /**
+   * Run `run` (pid `pid`) ended with `status` and its restart policy starts
+   * the next one in `delayMs`; `who` names the service, if any.
+   */
+  restarted(run: number, pid: number, status: ExitStatus, delayMs: number, who?: string): void {
+    this.restarts.push({ run, pid, at: Date.now(), status, delayMs, who });
+  }
+
+  /** One clause per restart, for the timeline and the termination message. */
+  private restartText(): string | undefined {
+    if (this.restarts.length === 0) return undefined;
+    const shown = this.restarts.slice(-5).map((r) =>
+      `${r.who === undefined ? '' : `${r.who} `}run ${r.run} (pid ${r.pid}) ${describeStatus(r.status)} at ${secs(r.at - this.startedAt)}, restarted after ${secs(r.delayMs)}`);
+    const more = this.restarts.length - shown.length;
+    return `${this.restarts.length} restart(s): ${more > 0 ? `… ${more} earlier, ` : ''}${shown.join(', ')}`;
   }
 
   /** Stops every diagnosis timer. */
@@ -270,10 +289,11 @@ export class StopReport {
     this.log.info('timeline', line, fields);
     if (message) {
       const killed = [...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])];
+      const restarts = this.restartText();
       const text = formatTerminationMessage({
-        outcome: `${program} ended: ${describeStatus(status)}`,
+        outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restarts.length} restart(s)`}`,
         status: code,
-        stop: this.signal === undefined && !this.escalated ? undefined : line,
+        stop: this.signal === undefined && !this.escalated && restarts === undefined ? undefined : line,
         survivors: killed.map((s) => `pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
       });
       if (writeTerminationLog(path, text)) this.log.debug('termination-log', `wrote ${path}`);
@@ -294,6 +314,8 @@ export class StopReport {
     const rel = (at: number): string => (s === undefined ? `at ${secs(at - this.startedAt)}` : `at +${secs(at - s.at)}`);
     const killedList = (list: readonly Survivor[]): string =>
       list.length === 0 ? 'nothing left' : list.map((p) => `pid ${p.pid} ${short(p.cmd)}`).join(', ');
+    const restarts = this.restartText();
+    if (restarts !== undefined) parts.push(restarts);
     if (s !== undefined) {
       let text = `${s.name} came ${secs(s.at - this.startedAt)} after start`;
       const f = this.forward;
@@ -334,6 +356,7 @@ export class StopReport {
         escalatedAt: iso(this.escalation?.at),
         killed: brief([...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])]),
         childExitAt: iso(c?.at),
+        restarts: this.restarts.map((r) => ({ run: r.run, pid: r.pid, at: iso(r.at), status: r.status.status, delayMs: r.delayMs, ...(r.who === undefined ? {} : { service: r.who }) })),
         status: status.status,
         meaning: describeStatus(status),
         stopSeconds: s === undefined ? null : (end - s.at) / 1000,
