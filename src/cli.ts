@@ -10,6 +10,8 @@ import { runInit } from './init';
 import { native } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
+import { loadProcfile, runServices } from './services';
+import type { ProcfileEntry } from './procfile';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -26,8 +28,10 @@ export function version(): string {
 export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env): void {
   const log = new Logger();
   let options;
+  let services: ProcfileEntry[] | undefined;
   try {
     options = parseCommandLine(argv, env);
+    if (options.action === 'run' && options.procfile !== null) services = loadProcfile(options.procfile);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     print(2, `tsinit: ${err.message}\nTry 'tsinit --help' for more information.\n`);
@@ -59,5 +63,7 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  runInit(options, log, env, () => { childStarted = true; }).then((code) => native().exitNow(code));
+  const started = (): void => { childStarted = true; };
+  const running = services === undefined ? runInit(options, log, env, started) : runServices(options, services, log, env, started);
+  running.then((code) => native().exitNow(code));
 }

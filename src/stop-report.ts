@@ -43,6 +43,8 @@ export interface StopReportOptions {
   grace: number;
   /** Write the termination message on an unclean exit to this path, or null. */
   terminationLog: string | null;
+  /** The service a process belongs to (a Procfile's), to name it in every report; undefined when none. */
+  serviceOf?: (p: { pid: number; pgid: number }) => string | undefined;
 }
 
 const short = (cmd: string): string => (cmd.length > SHORT_CMD ? `${cmd.slice(0, SHORT_CMD - 1)}…` : cmd);
@@ -185,12 +187,12 @@ export class StopReport {
     if (log.format === 'json') {
       log.log(level, event, summary, {
         signal: sig, elapsed: Math.round(elapsedMs) / 1000, ...fields,
-        processes: list.map((s) => survivorRecord(s, trace)),
+        processes: list.map((s) => this.withService(survivorRecord(s, trace), s)),
       });
       return;
     }
     for (const s of list) {
-      log.log(level, event, formatSurvivor(s, sig, elapsedMs));
+      log.log(level, event, `${this.serviceLabel(s)}${formatSurvivor(s, sig, elapsedMs)}`);
       if (trace && s.evidence !== undefined) {
         const e = s.evidence;
         log.log(Level.Trace, event, `  pid ${s.pid}: SigIgn ${e.sigIgn} SigCgt ${e.sigCgt} blocked-in-all-threads ${e.sigBlkAll} pending ${e.sigPnd}`);
@@ -294,7 +296,7 @@ export class StopReport {
         outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restarts.length} restart(s)`}`,
         status: code,
         stop: this.signal === undefined && !this.escalated && restarts === undefined ? undefined : line,
-        survivors: killed.map((s) => `pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
+        survivors: killed.map((s) => `${this.serviceLabel(s)}pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
       });
       if (writeTerminationLog(path, text)) this.log.debug('termination-log', `wrote ${path}`);
     }
@@ -313,7 +315,7 @@ export class StopReport {
     const s = this.signal;
     const rel = (at: number): string => (s === undefined ? `at ${secs(at - this.startedAt)}` : `at +${secs(at - s.at)}`);
     const killedList = (list: readonly Survivor[]): string =>
-      list.length === 0 ? 'nothing left' : list.map((p) => `pid ${p.pid} ${short(p.cmd)}`).join(', ');
+      list.length === 0 ? 'nothing left' : list.map((p) => `${this.serviceLabel(p)}pid ${p.pid} ${short(p.cmd)}`).join(', ');
     const restarts = this.restartText();
     if (restarts !== undefined) parts.push(restarts);
     if (s !== undefined) {
@@ -342,7 +344,7 @@ export class StopReport {
     }
     if (s !== undefined) parts.push(`stop took ${secs(end - s.at)}`);
     parts.push(`tsinit exits ${code}${expectExitApplied ? ' (--expect-exit)' : ''}`);
-    const brief = (list: readonly Survivor[]): Array<Record<string, unknown>> => list.map((p) => ({ pid: p.pid, cmd: p.cmd, cause: p.cause }));
+    const brief = (list: readonly Survivor[]): Array<Record<string, unknown>> => list.map((p) => this.withService({ pid: p.pid, cmd: p.cmd, cause: p.cause }, p));
     return {
       line: `timeline: ${parts.join('; ')}`,
       fields: {
@@ -363,6 +365,18 @@ export class StopReport {
         exitCode: code,
       },
     };
+  }
+
+  /** `service web: ` for a process of a named service, else ''. */
+  private serviceLabel(p: { pid: number; pgid: number }): string {
+    const name = this.opts.serviceOf?.(p);
+    return name === undefined ? '' : `service ${name}: `;
+  }
+
+  /** A JSON record with the process's service added, when it has one. */
+  private withService(rec: Record<string, unknown>, p: { pid: number; pgid: number }): Record<string, unknown> {
+    const name = this.opts.serviceOf?.(p);
+    return name === undefined ? rec : { service: name, ...rec };
   }
 
   /** The session of `pid` (to tell setsid from setpgid in a diagnosis). */
