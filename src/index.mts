@@ -11,9 +11,14 @@ export {
   startReaper, Reaper, isPid1, setSubreaper, isSubreaper,
   signals, signalName, parseSignal, signalTable,
   runInit, parseCommandLine, UsageError,
+  supervise, superviseAll, Service, ServiceGroup,
+  parseRestartPolicy, formatRestartPolicy, nextRestartDelay, DEFAULT_RESTART_TIMING,
+  parseProcfile, ProcfileError,
 } from './index.js';
 export type {
   SpawnOptions, StdioOption, SupervisedState, SupervisedEvents,
   ForwardOptions, ReaperOptions, ReapEvent, ReaperEvents,
   ExitStatus, SignalLike, CliOptions,
+  SuperviseOptions, ServiceState, ServiceEvents, RestartInfo, ServiceSpec, GroupResult, ServiceGroupEvents,
+  RestartPolicy, RestartMode, RestartTiming, ProcfileEntry,
 } from './index.js';
