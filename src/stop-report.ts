@@ -334,7 +334,10 @@ export class StopReport {
       parts.push('no escalation');
     }
     const c = this.childExit;
-    if (c !== undefined) parts.push(`child pid ${c.pid} exited ${rel(c.at)}: ${describeStatus(c.status)}`);
+    if (c !== undefined) {
+      const who = this.opts.serviceOf?.({ pid: c.pid, pgid: c.pid });
+      parts.push(`${who === undefined ? 'child' : `service ${who}`} pid ${c.pid} exited ${rel(c.at)}: ${describeStatus(c.status)}`);
+    }
     const d = this.drain;
     if (d !== undefined && d.count > 0) {
       parts.push(`${d.count} leftover(s) got SIGTERM ${rel(d.at)}` +

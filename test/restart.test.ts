@@ -201,3 +201,21 @@ describe('library: supervise() with a restart policy', () => {
     expect(r.ms).toBeLessThan(500);
   });
 });
+
+describe('library: superviseAll() — several services, one stop, per-service policies', () => {
+  it('restarts a failing service by its own policy; a stop reaches all with one deadline; the first service decides', async () => {
+    const counter = path.join(dir, 'group-runs');
+    writeFileSync(counter, '0');
+    const r = await runJson<{ name: string; status: number; stopped: boolean; restarts: Array<[string, number, number]>;
+      exits: Record<string, { status: number; after: number }>; deadlineAfter: number }>('restart.cjs', ['group', counter]);
+    expect(r.restarts).toEqual([['flaky', 1, 100], ['flaky', 2, 200]]);
+    expect(r.stopped).toBe(true);
+    expect(r.name).toBe('stubborn');
+    expect(r.status).toBe(137);
+    expect(r.exits['flaky']!.status).toBe(143);
+    expect(r.exits['quick']!.status).toBe(143);
+    expect(r.exits['stubborn']!.after).toBeGreaterThanOrEqual(450);
+    expect(r.exits['stubborn']!.after).toBeLessThan(3000);
+    expect(r.deadlineAfter).toBeLessThanOrEqual(510);
+  });
+});
