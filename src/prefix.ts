@@ -15,11 +15,14 @@
  *   stalls the event loop that forwards signals and keeps deadlines.
  * @module
  */
-import { write as fsWrite } from 'node:fs';
+import { writev as fsWritev } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /** Longest line kept whole; longer lines are cut into pieces of this size. */
 export const MAX_LINE = 1024 * 1024;
+
+/** Bytes of one service's output that may wait to be written before its pipe is no longer read. */
+export const MAX_PENDING = 256 * 1024;
 
 const NL = 0x0a;
 
@@ -30,23 +33,31 @@ const NL = 0x0a;
  * @returns `out` the bytes to write (null when nothing is complete), `rest` the unfinished line.
  */
 export function prefixLines(prefix: Buffer, pending: Buffer, chunk: Buffer, maxLine = MAX_LINE): { out: Buffer | null; rest: Buffer } {
-  const parts: Buffer[] = [];
+  // One pass for the line ends, one allocation, then copies: the per-line cost is two memcpy calls.
+  const ends: number[] = [];
+  for (let i = chunk.indexOf(NL); i >= 0; i = chunk.indexOf(NL, i + 1)) ends.push(i);
+  const tail = ends.length === 0 ? 0 : ends[ends.length - 1]! + 1;
+  let rest = ends.length === 0 ? (pending.length === 0 ? chunk : Buffer.concat([pending, chunk])) : chunk.subarray(tail);
+  const cuts = rest.length > maxLine ? Math.floor((rest.length - 1) / maxLine) : 0;
+  const size = ends.length === 0 ? 0 : pending.length + tail + ends.length * prefix.length;
+  const out = Buffer.allocUnsafe(size + cuts * (prefix.length + maxLine + 1));
+  let o = 0;
   let start = 0;
-  let carry = pending;
-  for (;;) {
-    const nl = chunk.indexOf(NL, start);
-    if (nl < 0) break;
-    parts.push(prefix, carry, chunk.subarray(start, nl + 1));
-    carry = EMPTY;
-    start = nl + 1;
+  for (let k = 0; k < ends.length; k++) {
+    o += prefix.copy(out, o);
+    if (k === 0 && pending.length > 0) o += pending.copy(out, o);
+    o += chunk.copy(out, o, start, ends[k]! + 1);
+    start = ends[k]! + 1;
   }
-  let rest = carry.length === 0 ? chunk.subarray(start) : Buffer.concat([carry, chunk.subarray(start)]);
-  while (rest.length > maxLine) {
-    parts.push(prefix, rest.subarray(0, maxLine), NEWLINE);
+  // An unfinished line longer than the limit goes out in pieces of the limit.
+  for (let c = 0; c < cuts; c++) {
+    o += prefix.copy(out, o);
+    o += rest.copy(out, o, 0, maxLine);
+    out[o++] = NL;
     rest = rest.subarray(maxLine);
   }
   // Copy the rest: it must not pin the (possibly large) chunk it came from.
-  return { out: parts.length === 0 ? null : Buffer.concat(parts), rest: rest.length === 0 ? EMPTY : Buffer.from(rest) };
+  return { out: o === 0 ? null : out.subarray(0, o), rest: rest.length === 0 ? EMPTY : Buffer.from(rest) };
 }
 
 /** The last unfinished line with its prefix and a newline, or null when there is none. Pure. */
@@ -90,24 +101,28 @@ export class OutputSink {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  /** Writes everything queued so far in one writev (each item holds whole lines, so the order of lines is kept). */
   private next(): void {
-    const item = this.queue.shift();
-    if (item === undefined) {
+    const items = this.queue.splice(0);
+    if (items.length === 0) {
       this.busy = false;
       for (const w of this.idleWaiters.splice(0)) w();
       return;
     }
     this.busy = true;
-    this.writeAll(item.buf, 0, () => { item.done(); this.next(); });
+    this.writeAll(items.map((i) => i.buf), () => { for (const i of items) i.done(); this.next(); });
   }
 
-  private writeAll(buf: Buffer, off: number, done: () => void): void {
-    if (off >= buf.length || this.broken !== undefined) { done(); return; }
-    fsWrite(this.fd, buf, off, buf.length - off, null, (err, n) => {
+  private writeAll(bufs: Buffer[], done: () => void): void {
+    while (bufs.length > 0 && bufs[0]!.length === 0) bufs.shift();
+    if (bufs.length === 0 || this.broken !== undefined) { done(); return; }
+    // IOV_MAX is 1024 on Linux.
+    const batch = bufs.length > 1024 ? bufs.slice(0, 1024) : bufs;
+    fsWritev(this.fd, batch, (err, n) => {
       if (err !== null) {
         const code = err.code ?? 'EIO';
         // A non-blocking stdout that is full: try again shortly.
-        if (code === 'EAGAIN' || code === 'EINTR') { setTimeout(() => this.writeAll(buf, off, done), 10); return; }
+        if (code === 'EAGAIN' || code === 'EINTR') { setTimeout(() => this.writeAll(bufs, done), 10); return; }
         this.broken = code;
         this.onError?.(code);
         for (const q of this.queue.splice(0)) q.done();
@@ -115,28 +130,38 @@ export class OutputSink {
         return;
       }
       this.written += n;
-      this.writeAll(buf, off + n, done);
+      // Drop what was written; a partly written buffer continues from where the kernel stopped.
+      let left = n;
+      while (left > 0 && bufs.length > 0) {
+        const b = bufs[0]!;
+        if (b.length <= left) { left -= b.length; bufs.shift(); } else { bufs[0] = b.subarray(left); left = 0; }
+      }
+      this.writeAll(bufs, done);
     });
   }
 }
 
 /**
  * Copies `source` line by line into `sink`, each line prefixed. Reading
- * pauses while a write is pending. `ended` resolves once the last line is
- * written.
+ * pauses while more than `maxPending` bytes wait to be written. Resolves
+ * once the last line is written.
  */
-export function pipeLines(source: Readable, sink: OutputSink, prefix: Buffer, maxLine = MAX_LINE): Promise<void> {
+export function pipeLines(source: Readable, sink: OutputSink, prefix: Buffer, maxLine = MAX_LINE, maxPending = MAX_PENDING): Promise<void> {
   return new Promise((resolve) => {
     let rest: Buffer = EMPTY;
     let pendingWrites = 0;
+    let pendingBytes = 0;
+    let paused = false;
     let ended = false;
     const maybeDone = (): void => { if (ended && pendingWrites === 0) resolve(); };
     const push = (buf: Buffer): void => {
       pendingWrites++;
-      source.pause();
+      pendingBytes += buf.length;
+      if (pendingBytes > maxPending && !paused) { paused = true; source.pause(); }
       sink.write(buf, () => {
         pendingWrites--;
-        if (pendingWrites === 0 && !ended) source.resume();
+        pendingBytes -= buf.length;
+        if (paused && pendingBytes <= maxPending && !ended) { paused = false; source.resume(); }
         maybeDone();
       });
     };
