@@ -22,7 +22,7 @@ import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
-import { formatRestartPolicy, RestartTracker } from './restart';
+import { formatRestartPolicy, isStop, RestartTracker } from './restart';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 
@@ -194,13 +194,13 @@ class Init {
     }
     log.debug('signal', `received ${name}`, { signal: name });
     const stop = signum === SIGTERM || signum === SIGINT;
-    if (stop) this.restarts.stop();
     if (stop && this.stopSignalAt === undefined) {
       this.stopSignalAt = Date.now();
       this.report.signalReceived(name, this.stopSignalAt);
     }
     const sent = child.forward(signum);
     if (sent !== 0) this.sentThisRun.add(sent);
+    if (isStop(signum, sent)) this.restarts.stop();
     const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
     if (stop) this.report.forwarded(sent === 0 ? null : signalName(sent), target);
     if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
@@ -291,7 +291,8 @@ class Init {
   /** A signal while waiting to restart: a stop ends tsinit at once with 128+N; others have no one to reach. */
   private onSignalWhileRestarting(signum: number): void {
     const name = signalName(signum);
-    if (signum !== SIGTERM && signum !== SIGINT) {
+    const to = this.o.rewrite.get(signum) ?? signum;
+    if (!isStop(signum, to)) {
       this.log.debug('signal', `received ${name} while waiting to restart the child: nothing to forward`);
       return;
     }

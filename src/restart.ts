@@ -16,7 +16,7 @@
  * @module
  */
 import type { ExitStatus } from './exit-status';
-import { toSignalNumber } from './signals';
+import { SIGINT, SIGTERM, toSignalNumber } from './signals';
 
 /** When a child is restarted. */
 export type RestartMode = 'no' | 'on-failure' | 'always';
@@ -79,6 +79,16 @@ export function nextRestartDelay(previousMs: number, ranMs: number, t: RestartTi
 export function isFailure(status: ExitStatus, sentByUs: ReadonlySet<number>): boolean {
   if (status.signal !== null) return !sentByUs.has(toSignalNumber(status.signal));
   return status.status !== 0;
+}
+
+/**
+ * Whether forwarding `received` as `sent` (after the rewrite table; 0 when
+ * dropped) is a stop that ends the policy: a TERM or INT received, or a
+ * signal rewritten into one, as long as something is actually sent.
+ */
+export function isStop(received: number, sent: number): boolean {
+  if (sent === 0) return false;
+  return received === SIGTERM || received === SIGINT || sent === SIGTERM || sent === SIGINT;
 }
 
 /** What to do after a run ended. */

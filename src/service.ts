@@ -15,9 +15,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ExitStatus } from './exit-status';
-import { formatRestartPolicy, NO_RESTART, parseRestartPolicy, RestartTracker, type RestartPolicy } from './restart';
+import { formatRestartPolicy, isStop, NO_RESTART, parseRestartPolicy, RestartTracker, type RestartPolicy } from './restart';
 import { SIGINT, SIGTERM, signalName, toSignalNumber, type SignalLike } from './signals';
-import { spawnSupervised, SpawnError, type SpawnOptions, type Supervised } from './supervisor';
+import { normaliseRewrite, spawnSupervised, SpawnError, type SpawnOptions, type Supervised } from './supervisor';
 
 /** Options of {@link supervise}: those of `spawn`, plus a restart policy. */
 export interface SuperviseOptions extends SpawnOptions {
@@ -89,6 +89,7 @@ export class Service extends EventEmitter<ServiceEvents> {
   private startedAt = 0;
   private sent = new Set<number>();
   private last: ExitStatus | undefined;
+  private readonly rewrite: Map<number, number>;
   private resolve!: (s: ExitStatus) => void;
   private reject!: (e: Error) => void;
 
@@ -101,6 +102,7 @@ export class Service extends EventEmitter<ServiceEvents> {
   ) {
     super();
     this.policy = policy;
+    this.rewrite = normaliseRewrite(options.rewrite);
     this.tracker = new RestartTracker(policy);
     this.finished = new Promise((resolve, reject) => { this.resolve = resolve; this.reject = reject; });
     this.finished.catch(() => { /* the caller may only listen to events */ });
@@ -186,7 +188,8 @@ export class Service extends EventEmitter<ServiceEvents> {
    * and other signals are dropped. Returns the signal sent, or 0.
    */
   forward(signum: number): number {
-    const stop = signum === SIGTERM || signum === SIGINT;
+    const to = this.rewrite.has(signum) ? this.rewrite.get(signum)! : signum;
+    const stop = isStop(signum, to);
     if (stop) this.tracker.stop();
     if (this.stateName === 'restarting') {
       if (stop) this.cancelRestart();

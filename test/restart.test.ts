@@ -138,6 +138,15 @@ describe('--restart as PID 1', () => {
     expect(r.stderr).not.toMatch(/starts in/);
   });
 
+  it('a signal rewritten into TERM is a stop too: no restart after it', async () => {
+    const h = start(['-v', '-r', 'SIGQUIT:SIGTERM', '--restart', 'always', '--', 'sh', '-c', 'trap "exit 0" TERM; echo "start $(date +%s%N)"; while :; do sleep 0.05; done']);
+    await h.waitFor(/^start \d+$/m);
+    h.kill('SIGQUIT');
+    const r = await h.result;
+    expect(r.code).toBe(0);
+    expect(gaps(r.stdout)).toHaveLength(0);
+  });
+
   it('on-failure: a child killed by a signal tsinit forwarded is not a failure', async () => {
     const h = start(['--restart', 'on-failure', '--', 'sh', '-c', 'echo "start $(date +%s%N)"; exec sleep 30']);
     await h.waitFor(/^start \d+$/m);
