@@ -194,6 +194,7 @@ class ServicesInit {
       if (child.stderr !== null) this.outputs.push(pipeLines(child.stderr, err, prefix));
       child.on('escalating', () => this.onEscalating());
       child.on('exit', (status) => {
+        if (group.services.get(name)?.state === 'restarting') return; // the restart line said it
         log.info('exit', `service ${name} (pid ${child.pid}) ended: ${describeStatus(status)}`,
           { service: name, pid: child.pid, status: status.status, code: status.code, signal: status.signal });
       });
