@@ -156,6 +156,14 @@ describe('--restart as PID 1', () => {
     expect(gaps(r.stdout)).toHaveLength(0);
   });
 
+  it('what a run leaves behind keeps running across the restart and is drained when tsinit ends', async () => {
+    const r = await run(['-v', '-t', '2', '--restart', 'on-failure:1', '--', 'sh', '-c', 'sleep 30 & echo "start $(date +%s%N)"; exit 1']);
+    expect(r.code).toBe(1);
+    expect(gaps(r.stdout)).toHaveLength(1);
+    // Both runs' background sleeps were still there at the end: run 1's survived the restart.
+    expect(r.stderr).toMatch(/child exited, 2 other process\(es\) left: sent SIGTERM/);
+  });
+
   it('a stop while waiting to restart exits at once with 128+N', async () => {
     const h = start(['-v', '--restart', 'on-failure', '--', ...startsAndExits(1)]);
     await h.waitFor(/run 6 starts in 1600 ms/);
