@@ -10,8 +10,12 @@ import { runInit } from './init';
 import { native } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
-import { loadProcfile, runServices } from './services';
 import type { ProcfileEntry } from './procfile';
+
+// The services init (--procfile) and what it loads are required on first use:
+// the single-child path never pays for them at start-up.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lazyServices = (): typeof import('./services') => require('./services') as typeof import('./services');
 
 const ROOT = path.join(__dirname, '..');
 
@@ -31,7 +35,7 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   let services: ProcfileEntry[] | undefined;
   try {
     options = parseCommandLine(argv, env);
-    if (options.action === 'run' && options.procfile !== null) services = loadProcfile(options.procfile);
+    if (options.action === 'run' && options.procfile !== null) services = lazyServices().loadProcfile(options.procfile);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     print(2, `tsinit: ${err.message}\nTry 'tsinit --help' for more information.\n`);
@@ -64,6 +68,6 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
   const started = (): void => { childStarted = true; };
-  const running = services === undefined ? runInit(options, log, env, started) : runServices(options, services, log, env, started);
+  const running = services === undefined ? runInit(options, log, env, started) : lazyServices().runServices(options, services, log, env, started);
   running.then((code) => native().exitNow(code));
 }
