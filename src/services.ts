@@ -33,6 +33,9 @@ import { terminationLogPath } from './termination-log';
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
 const AFTER_KILL_MS = 5000;
 
+/** Process groups remembered for naming services in diagnoses (current runs and recent ones). */
+const MAX_GROUPS = 1000;
+
 /** Where the shell is looked for. */
 const SHELL = '/bin/sh';
 
@@ -84,7 +87,8 @@ class ServicesInit {
   /** Process group (= first pid of a run) → service name; every run of every service. */
   private readonly groups = new Map<number, string>();
   private readonly sinks: OutputSink[] = [];
-  private readonly outputs: Array<Promise<void>> = [];
+  /** Output copies still running (each run of each service adds its two). */
+  private readonly outputs = new Set<Promise<void>>();
   private result: { name: string; status: ExitStatus } | undefined;
   private drainTimer: NodeJS.Timeout | undefined;
   private killedLeftovers = false;
@@ -186,12 +190,18 @@ class ServicesInit {
     this.state = 'running';
     group.on('spawn', (name, child, run) => {
       this.groups.set(child.pgid, name);
+      // A crash loop must not grow the map without bound: the oldest runs' groups go first.
+      if (this.groups.size > MAX_GROUPS) this.groups.delete(this.groups.keys().next().value!);
       this.onSpawned?.(child.pid);
       log.info('spawn', `started service ${name}${run > 1 ? ` (run ${run})` : ''} as pid ${child.pid} in its own process group`,
         { service: name, pid: child.pid, pgid: child.pgid, run });
       const prefix = prefixes.get(name)!;
-      if (child.stdout !== null) this.outputs.push(pipeLines(child.stdout, out, prefix));
-      if (child.stderr !== null) this.outputs.push(pipeLines(child.stderr, err, prefix));
+      for (const [stream, sink] of [[child.stdout, out], [child.stderr, err]] as const) {
+        if (stream === null) continue;
+        const copying = pipeLines(stream, sink, prefix);
+        this.outputs.add(copying);
+        void copying.then(() => this.outputs.delete(copying));
+      }
       child.on('escalating', () => this.onEscalating());
       child.on('exit', (status) => {
         if (group.services.get(name)?.state === 'restarting') return; // the restart line said it
@@ -310,7 +320,7 @@ class ServicesInit {
     clearTimeout(this.drainTimer);
     // A pipe still held open by some process that escaped must not hold the exit back for long.
     let linger: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.outputs), new Promise<void>((r) => { linger = setTimeout(r, PIPE_LINGER_MS); })]);
+    await Promise.race([Promise.all([...this.outputs]), new Promise<void>((r) => { linger = setTimeout(r, PIPE_LINGER_MS); })]);
     clearTimeout(linger);
     await Promise.all(this.sinks.map((s) => s.idle()));
     const { name, status } = this.result!;

@@ -22,6 +22,9 @@ import { formatTerminationMessage, writeTerminationLog } from './termination-log
 const FIRST_LOOK_MS = 1000;
 /** No diagnosis point closer than this to the next one or to the deadline. */
 const MIN_GAP_MS = 400;
+/** Restarts kept for the JSON timeline, and shown in the human line. */
+const KEPT_RESTARTS = 20;
+const SHOWN_RESTARTS = 5;
 /** Longest command shown in the timeline line. */
 const SHORT_CMD = 48;
 
@@ -62,6 +65,7 @@ export class StopReport {
   private drain: { at: number; count: number; killed: Survivor[] } | undefined;
   private childExit: { pid: number; at: number; status: ExitStatus } | undefined;
   /** Runs that ended and were restarted (restart policy), in order. */
+  private restartCount = 0;
   private readonly restarts: Array<{ run: number; pid: number; at: number; status: ExitStatus; delayMs: number; who?: string }> = [];
 
   constructor(private readonly log: Logger, private readonly opts: StopReportOptions) {}
@@ -117,16 +121,18 @@ export class StopReport {
    * the next one in `delayMs`; `who` names the service, if any.
    */
   restarted(run: number, pid: number, status: ExitStatus, delayMs: number, who?: string): void {
+    this.restartCount++;
     this.restarts.push({ run, pid, at: Date.now(), status, delayMs, who });
+    if (this.restarts.length > KEPT_RESTARTS) this.restarts.shift(); // a crash loop keeps only the latest
   }
 
   /** One clause per restart, for the timeline and the termination message. */
   private restartText(): string | undefined {
-    if (this.restarts.length === 0) return undefined;
-    const shown = this.restarts.slice(-5).map((r) =>
+    if (this.restartCount === 0) return undefined;
+    const shown = this.restarts.slice(-SHOWN_RESTARTS).map((r) =>
       `${r.who === undefined ? '' : `${r.who} `}run ${r.run} (pid ${r.pid}) ${describeStatus(r.status)} at ${secs(r.at - this.startedAt)}, restarted after ${secs(r.delayMs)}`);
-    const more = this.restarts.length - shown.length;
-    return `${this.restarts.length} restart(s): ${more > 0 ? `… ${more} earlier, ` : ''}${shown.join(', ')}`;
+    const more = this.restartCount - shown.length;
+    return `${this.restartCount} restart(s): ${more > 0 ? `… ${more} earlier, ` : ''}${shown.join(', ')}`;
   }
 
   /** Stops every diagnosis timer. */
@@ -293,7 +299,7 @@ export class StopReport {
       const killed = [...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])];
       const restarts = this.restartText();
       const text = formatTerminationMessage({
-        outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restarts.length} restart(s)`}`,
+        outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restartCount} restart(s)`}`,
         status: code,
         stop: this.signal === undefined && !this.escalated && restarts === undefined ? undefined : line,
         survivors: killed.map((s) => `${this.serviceLabel(s)}pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
@@ -361,6 +367,7 @@ export class StopReport {
         escalatedAt: iso(this.escalation?.at),
         killed: brief([...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])]),
         childExitAt: iso(c?.at),
+        restartCount: this.restartCount,
         restarts: this.restarts.map((r) => ({ run: r.run, pid: r.pid, at: iso(r.at), status: r.status.status, delayMs: r.delayMs, ...(r.who === undefined ? {} : { service: r.who }) })),
         status: status.status,
         meaning: describeStatus(status),
