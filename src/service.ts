@@ -59,7 +59,7 @@ export interface ServiceEvents {
   exhausted: [info: { run: number; status: ExitStatus; count: number }];
   /** The service ended for good (no restart follows). */
   exit: [status: ExitStatus];
-  /** A restart could not start the program; `finished` rejects with this error. */
+  /** A run could not start the program; `finished` rejects with this error. */
   error: [err: SpawnError];
 }
 
@@ -139,15 +139,20 @@ export class Service extends EventEmitter<ServiceEvents> {
     return formatRestartPolicy(this.policy);
   }
 
+  /** The error of a first run that could not start (then `finished` rejects with it). @internal */
+  startError: SpawnError | undefined;
+
   private startRun(first: boolean): void {
     let child: Supervised;
     try {
       child = spawnSupervised(this.command, this.args, this.options);
     } catch (err) {
-      if (first) throw err;
+      if (!(err instanceof SpawnError)) throw err; // invalid options: a programming error
       this.stateName = 'exited';
-      this.reject(err as Error);
-      if (this.listenerCount('error') > 0) this.emit('error', err as SpawnError);
+      if (first) this.startError = err;
+      this.reject(err);
+      const report = (): void => { if (this.listenerCount('error') > 0) this.emit('error', err); };
+      if (first) process.nextTick(report); else report();
       return;
     }
     this.child = child;
@@ -237,14 +242,15 @@ export class Service extends EventEmitter<ServiceEvents> {
 }
 
 /**
- * Starts `command` as a supervised child under a restart policy.
+ * Starts `command` as a supervised child under a restart policy. Like
+ * `spawn`, it never throws for a program that cannot be started: `finished`
+ * rejects with the {@link SpawnError} (and `error` is emitted when listened to).
  *
  * ```ts
  * const svc = supervise('node', ['worker.js'], { restart: 'on-failure:5', grace: 10 });
  * svc.on('restart', (r) => console.log(`run ${r.run} ended (${r.status.status}), again in ${r.delayMs} ms`));
  * const status = await svc.finished;
  * ```
- * @throws {SpawnError} when the first run cannot start (later runs: `finished` rejects).
  * @throws {TypeError} on invalid options; {@link RangeError} on a bad policy string.
  */
 export function supervise(command: string, args: readonly string[] = [], options: SuperviseOptions = {}): Service {
@@ -403,7 +409,9 @@ export function superviseAll(specs: readonly ServiceSpec[], options: { grace?: n
   services.clear();
   try {
     for (const spec of specs) {
-      services.set(spec.name, supervise(spec.command, spec.args ?? [], { ...spec.options, grace }));
+      const svc = supervise(spec.command, spec.args ?? [], { ...spec.options, grace });
+      services.set(spec.name, svc);
+      if (svc.startError !== undefined) throw svc.startError;
     }
   } catch (err) {
     for (const svc of services.values()) void svc.stop({ signal: 'SIGKILL' });

@@ -271,6 +271,7 @@ describe('--procfile in a root without /bin/sh', () => {
     mkdirSync(path.join(root, 'proc'), { recursive: true });
     execFileSync('mknod', ['-m', '666', path.join(root, 'dev', 'null'), 'c', '1', '3']);
     writeFileSync(path.join(root, 'Procfile'), 'hello: /bin/echo hello  from\tno-shell\nsleeper: /bin/sleep 5\n');
+    writeFileSync(path.join(root, 'Procfile.bad'), 'sleeper: /bin/sleep 5\nmissing: /bin/nonexistent --flag\n');
     expect(existsSync(path.join(root, 'bin', 'sh'))).toBe(false);
   });
 
@@ -282,5 +283,14 @@ describe('--procfile in a root without /bin/sh', () => {
     expect(r.stdout).toBe('hello   | hello from no-shell\n');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/service sleeper \(pid \d+\) ended: exit 143 = killed by SIGTERM/);
+  });
+
+  it('a command that cannot be run is reported with its service; tsinit exits 127 and stops the others', async () => {
+    const b = startBounded('unshare', ['--pid', '--fork', '--kill-child', `--root=${root}`, '--mount-proc',
+      '/usr/bin/node', '/app/bin/tsinit', '--procfile', '/Procfile.bad'], { env: { PATH: '/bin:/usr/bin' } });
+    const r = await b.result;
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/^tsinit: service missing: cannot run '\/bin\/nonexistent': not found$/m);
+    expect(r.ms).toBeLessThan(4000); // the sleeper did not hold tsinit for its 5 s
   });
 });

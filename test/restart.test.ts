@@ -211,6 +211,11 @@ describe('library: supervise() with a restart policy', () => {
     expect(r.state).toBe('exited');
   });
 
+  it('a program that cannot start: no throw, finished rejects with ENOENT and error is emitted', async () => {
+    const r = await runJson<{ code: string; event: string; state: string }>('restart.cjs', ['missing'], { pid1: false });
+    expect(r).toMatchObject({ code: 'ENOENT', event: 'ENOENT', state: 'exited' });
+  });
+
   it('stop() during the wait ends the service at once with the last status, and no run follows', async () => {
     const r = await runJson<{ spawns: number[]; finished: number; ms: number }>('restart.cjs', ['stop-waiting']);
     expect(r.spawns).toEqual([1]);
