@@ -15,6 +15,7 @@ import { tempDir } from './fixtures/util';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../src/procfile';
 import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../src/prefix';
 import { native } from '../src/native';
+import { parseCommandLine, USAGE } from '../src/options';
 
 afterEach(killAll);
 
@@ -68,6 +69,20 @@ describe('Procfile parser (pure)', () => {
   it('commands run through /bin/sh -c, or split on whitespace without a shell', () => {
     expect(commandArgv('echo "a b" > f', true)).toEqual(['/bin/sh', '-c', 'echo "a b" > f']);
     expect(commandArgv('  /bin/echo  a\tb ', false)).toEqual(['/bin/echo', 'a', 'b']);
+  });
+});
+
+describe('options (pure)', () => {
+  it('--procfile replaces PROGRAM; both on the command line is a usage error; a PROGRAM wins over TSINIT_PROCFILE', () => {
+    expect(parseCommandLine(['--procfile', 'P'])).toMatchObject({ procfile: 'P', command: [], prefix: true });
+    expect(parseCommandLine(['--no-prefix', '--procfile=P'])).toMatchObject({ procfile: 'P', prefix: false });
+    expect(parseCommandLine([], { TSINIT_PROCFILE: 'P', TSINIT_PREFIX: '0' })).toMatchObject({ procfile: 'P', prefix: false });
+    expect(parseCommandLine(['node', 'app.js'], { TSINIT_PROCFILE: 'P' })).toMatchObject({ procfile: null, command: ['node', 'app.js'] });
+    expect(() => parseCommandLine(['--procfile', 'P', '--', 'true'])).toThrow(/exclude each other/);
+    expect(() => parseCommandLine([])).toThrow(/missing PROGRAM to run \(or --procfile FILE\)/);
+    expect(USAGE).toMatch(/--procfile FILE/);
+    expect(USAGE).toMatch(/--no-prefix/);
+    expect(USAGE).toMatch(/--restart POLICY/);
   });
 });
 
