@@ -226,9 +226,7 @@ export class Service extends EventEmitter<ServiceEvents> {
     if (this.stateName === 'restarting') this.cancelRestart();
     else if (this.stateName === 'running' && this.child !== undefined) {
       this.stateName = 'stopping';
-      const signum = options.signal === undefined ? undefined : toSignalNumber(options.signal);
-      if (signum !== undefined) this.sent.add(signum);
-      else this.sent.add(SIGTERM);
+      this.sent.add(toSignalNumber(options.signal ?? this.options.killSignal ?? SIGTERM));
       void this.child.stop(options);
     }
     return this.finished;
