@@ -391,7 +391,7 @@ export class ServiceGroup extends EventEmitter<ServiceGroupEvents> {
  * with {@link ServiceGroup.forward} (or `stop()`) stops all the same way,
  * and the first listed service's status decides.
  *
- * @throws {SpawnError} when a service cannot start (those already started are stopped at once).
+ * @throws {SpawnError} when a service cannot start, with `service` set to its name (those already started are killed at once).
  * @throws {TypeError} on duplicate names or invalid options.
  */
 export function superviseAll(specs: readonly ServiceSpec[], options: { grace?: number; killSignal?: SignalLike } = {}): ServiceGroup {
@@ -409,7 +409,7 @@ export function superviseAll(specs: readonly ServiceSpec[], options: { grace?: n
     for (const spec of specs) {
       const svc = supervise(spec.command, spec.args ?? [], { ...spec.options, grace });
       services.set(spec.name, svc);
-      if (svc.startError !== undefined) throw svc.startError;
+      if (svc.startError !== undefined) throw Object.assign(svc.startError, { service: spec.name });
     }
   } catch (err) {
     for (const svc of services.values()) void svc.stop({ signal: 'SIGKILL' });

@@ -178,7 +178,7 @@ class ServicesInit {
       this.group = superviseAll(specs, { grace: o.grace });
     } catch (e) {
       if (!(e instanceof SpawnError)) throw e;
-      const which = specs.find((s) => s.command === e.path)?.name;
+      const which = (e as SpawnError & { service?: string }).service;
       log.error('spawn-error', `${which === undefined ? '' : `service ${which}: `}${e.message}`, { code: e.code, program: e.path, service: which });
       this.state = 'exited';
       const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
