@@ -6,7 +6,7 @@
  * stop with one deadline, a root without /bin/sh, malformed files.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -141,10 +141,12 @@ describe('line prefixer (pure)', () => {
 
 describe('--procfile as PID 1', () => {
   it('three services: every line arrives whole, prefixed with padded names; bytes undecoded; a partial last line flushed', async () => {
+    const m = path.join(dir, `m${++seq}`);
+    // web ends first, once the others have written (their markers), so nothing is cut short.
     const pf = procfile([
-      'web: printf "one\\ntwo\\n"; printf "\\377\\376 raw\\n"; sleep 0.2; printf "no newline"',
-      'worker_long: echo "to stderr" >&2; echo out; sleep 0.4',
-      'db: echo db-up; sleep 0.6',
+      `web: printf "one\\ntwo\\n"; printf "\\377\\376 raw\\n"; until [ -e ${m}.w ] && [ -e ${m}.d ]; do sleep 0.02; done; printf "no newline"`,
+      `worker_long: echo "to stderr" >&2; echo out; touch ${m}.w; sleep 10`,
+      `db: echo db-up; touch ${m}.d; sleep 10`,
     ].join('\n'));
     const { wrap, file } = toFile();
     const r = await run(['--procfile', pf], { wrap });
@@ -161,7 +163,10 @@ describe('--procfile as PID 1', () => {
   it('two services writing long lines at once never interleave inside a line', async () => {
     // Each line leaves the service in many writes (tr's chunks, then echo's newline).
     const gen = (ch: string): string => `for i in $(seq 60); do head -c 100000 /dev/zero | tr '\\0' ${ch}; echo; done`;
-    const pf = procfile(`a: ${gen('a')}; sleep 0.5\nb: ${gen('b')}; sleep 0.5\n`);
+    // Each waits for the other to finish writing before it ends (the first to end stops the other).
+    const m = path.join(dir, `m${++seq}`);
+    const pf = procfile(`a: ${gen('a')}; touch ${m}.a; until [ -e ${m}.b ]; do sleep 0.02; done\n` +
+      `b: ${gen('b')}; touch ${m}.b; until [ -e ${m}.a ]; do sleep 0.02; done\n`);
     const { wrap, file } = toFile();
     const r = await run(['--procfile', pf], { wrap });
     expect(r.code).toBe(0);
@@ -170,17 +175,36 @@ describe('--procfile as PID 1', () => {
     for (const l of lines) expect(l === `a | ${'a'.repeat(100_000)}` || l === `b | ${'b'.repeat(100_000)}`).toBe(true);
   });
 
+  it('each service leads its own process group and starts with a clean signal state', async () => {
+    const probe = (n: string): string => `${n}: exec awk '/^Sig(Blk|Ign)/ { print } END { getline s < "/proc/self/stat"; split(s, f, " "); print "pid", f[1], "pgid", f[5]; fflush(); system("sleep 1") }' /proc/self/status`;
+    // Each probe prints, then lives on for a second, so the first to end cannot stop the other before it printed.
+    const pf = procfile(`${probe('a')}\n${probe('b')}\n`);
+    const r = await run(['-r', 'HUP:0', '--procfile', pf], { wrap: ['sh', '-c', 'trap "" HUP USR1; exec "$@"', 'sh'] });
+    expect(r.code).toBe(0);
+    for (const n of ['a', 'b']) {
+      expect(r.stdout).toMatch(new RegExp(`^${n} \\| SigBlk:\\s+0000000000000000$`, 'm'));
+      expect(r.stdout).toMatch(new RegExp(`^${n} \\| SigIgn:\\s+0000000000000000$`, 'm'));
+      const m = new RegExp(`^${n} \\| pid (\\d+) pgid (\\d+)$`, 'm').exec(r.stdout);
+      expect(m, r.stdout).not.toBeNull();
+      expect(m![1]).toBe(m![2]);
+    }
+  });
+
   it('--no-prefix passes output through untouched', async () => {
-    const pf = procfile('a: printf "raw\\n"; sleep 0.2\nb: printf "partial"; sleep 0.3\n');
+    const m = path.join(dir, `m${++seq}`);
+    const pf = procfile(`a: printf "raw\\n"; until [ -e ${m} ]; do sleep 0.02; done\nb: printf "partial"; touch ${m}; sleep 10\n`);
     const r = await run(['--no-prefix', '--procfile', pf]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^raw$/m);
-    expect(r.stdout).toMatch(/partial/);
+    // Bytes as written, in whatever order they came: no prefix, no newline added to 'partial'.
+    expect(r.stdout.length).toBe('raw\npartial'.length);
+    expect(r.stdout).toContain('raw\n');
+    expect(r.stdout).toContain('partial');
     expect(r.stdout).not.toMatch(/\|/);
   });
 
+  /** A service that reports HUP and TERM; it touches `${dir}/ready.NAME` once its traps are set. */
   const trapper = (name: string, onTerm = `echo "${name} got TERM"; exit 0`): string =>
-    `${name}: trap 'echo "${name} got HUP"' HUP; trap '${onTerm}' TERM; echo "${name} ready $$"; while :; do sleep 0.05; done`;
+    `${name}: trap 'echo "${name} got HUP"' HUP; trap '${onTerm}' TERM; echo "${name} ready $$"; touch ${dir}/ready.${name}; while :; do sleep 0.05; done`;
 
   it('HUP reaches all three services; TERM stops them all', async () => {
     const pf = procfile([trapper('a'), trapper('b'), trapper('c')].join('\n'));
@@ -196,7 +220,8 @@ describe('--procfile as PID 1', () => {
   });
 
   it("one service's exit stops the others, and tsinit exits with that service's status", async () => {
-    const pf = procfile([trapper('a'), 'quitter: sleep 0.3; exit 7', trapper('c')].join('\n'));
+    for (const n of ['a', 'c']) rmSync(path.join(dir, `ready.${n}`), { force: true }); // left by an earlier case
+    const pf = procfile([trapper('a'), `quitter: until [ -e ${dir}/ready.a ] && [ -e ${dir}/ready.c ]; do sleep 0.02; done; exit 7`, trapper('c')].join('\n'));
     const h = start(['-v', '--procfile', pf]);
     const r = await h.result;
     expect(r.code).toBe(7);
