@@ -243,11 +243,13 @@ export function parseCommandLine(argv: readonly string[], env: Env = {}): CliOpt
   let sawExpect = false;
   let sawRewrite = false;
   let sawVerbose = false;
+  let sawProcfile = false;
 
   const use = (spec: OptionSpec, value: string, shown: string): void => {
     if (spec.long === 'expect-exit') sawExpect = true;
     if (spec.long === 'rewrite') sawRewrite = true;
     if (spec.long === 'verbose') sawVerbose = true;
+    if (spec.long === 'procfile') sawProcfile = true;
     spec.apply(o, value, shown);
   };
 
@@ -296,7 +298,7 @@ export function parseCommandLine(argv: readonly string[], env: Env = {}): CliOpt
   o.verbosity = Math.min(o.verbosity, 3);
   if (o.action === 'run' && o.procfile !== null && o.command.length > 0) {
     // The command line's PROGRAM wins over TSINIT_PROCFILE; both on the command line is a mistake.
-    if (argv.some((a) => a === '--procfile' || a.startsWith('--procfile='))) fail('--procfile and PROGRAM exclude each other');
+    if (sawProcfile) fail('--procfile and PROGRAM exclude each other');
     o.procfile = null;
   }
   if (o.action === 'run' && o.command.length === 0 && o.procfile === null) fail('missing PROGRAM to run (or --procfile FILE)');

@@ -79,6 +79,7 @@ describe('options (pure)', () => {
     expect(parseCommandLine([], { TSINIT_PROCFILE: 'P', TSINIT_PREFIX: '0' })).toMatchObject({ procfile: 'P', prefix: false });
     expect(parseCommandLine(['node', 'app.js'], { TSINIT_PROCFILE: 'P' })).toMatchObject({ procfile: null, command: ['node', 'app.js'] });
     expect(() => parseCommandLine(['--procfile', 'P', '--', 'true'])).toThrow(/exclude each other/);
+    expect(parseCommandLine(['--', 'prog', '--procfile', 'x'], { TSINIT_PROCFILE: 'P' })).toMatchObject({ procfile: null, command: ['prog', '--procfile', 'x'] });
     expect(() => parseCommandLine([])).toThrow(/missing PROGRAM to run \(or --procfile FILE\)/);
     expect(USAGE).toMatch(/--procfile FILE/);
     expect(USAGE).toMatch(/--no-prefix/);
