@@ -11,9 +11,10 @@
  * Options:
  *   --quick                 fewer repetitions
  *   --only a,b              only these subjects (names as in the table)
- *   --metrics m1,m2         only these metrics: startup launch idle forward reap storm load
+ *   --metrics m1,m2         only these metrics: startup launch idle forward reap storm load prefix
  *                           (load: the library's load time, require and import,
- *                           e.g. `npm run bench -- --metrics load`)
+ *                           e.g. `npm run bench -- --metrics load`;
+ *                           prefix: --procfile's line prefixing, MB/s through tsinit, its own table)
  *   --variant 'NAME=CMD'    an extra init under test, CMD split on spaces, run as
  *                           `CMD PROGRAM ARGS...` (e.g. 'bundle=node dist/tsinit.cjs --')
  *   --tsinit PATH           the tsinit to run (default bin/tsinit of this checkout)
@@ -68,8 +69,10 @@ const PLAN = {
   reap: { runs: Q ? 1 : 3, orphans: 10000 },
   storm: { runs: Q ? 1 : 2, signals: 6000, gapUs: 50 },
   load: { rounds: Q ? 6 : 12, block: 5 },             // 30 / 60 runs per command
+  // A 32 MiB file of lines, written `repeat` times: enough that the fixed cost is small beside it.
+  prefix: { runs: Q ? 3 : 5, megabytes: 32, lineSizes: [80, 1024], repeat: { direct: Q ? 16 : 32, 'no-prefix': Q ? 16 : 32, prefixed: Q ? 4 : 8 } },
 };
-const METRICS = ['startup', 'launch', 'idle', 'forward', 'reap', 'storm', 'load'];
+const METRICS = ['startup', 'launch', 'idle', 'forward', 'reap', 'storm', 'load', 'prefix'];
 const metrics = opt.metrics ?? METRICS;
 for (const m of metrics) if (!METRICS.includes(m)) throw new Error(`unknown metric ${m}`);
 
@@ -441,6 +444,67 @@ function loadTable() {
 
 // ------------------------------------------------------------------- table
 
+// ------------------------------------------------------------------ prefix
+// Output through tsinit: one service writes a file of lines (cat) as fast as
+// its stdout takes them; wc -c reads tsinit's stdout. Three ways: the program
+// under `tsinit --` (output shared, tsinit not in the path), a Procfile with
+// --no-prefix (the same, for services), and a Procfile with prefixes (every
+// byte read, split into lines and written again by tsinit). The same run with
+// an empty file gives the fixed cost (start-up, exit), subtracted.
+
+const prefixRows = [];
+
+function timeShell(cmd) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8', timeout: 300000 });
+  const t = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${r.stderr}`);
+  return { ms: t, bytes: Number(r.stdout.trim()) };
+}
+
+function benchPrefix() {
+  const dir = path.join(RESULTS, 'prefix');
+  mkdirSync(dir, { recursive: true });
+  const { runs, megabytes, lineSizes, repeat } = PLAN.prefix;
+  const empty = path.join(dir, 'empty');
+  writeFileSync(empty, '');
+  for (const size of lineSizes) {
+    const file = path.join(dir, `lines-${size}`);
+    const line = Buffer.alloc(size, 'x');
+    line[size - 1] = 0x0a;
+    const lines = Math.floor((megabytes * 2 ** 20) / size);
+    writeFileSync(file, Buffer.concat(Array.from({ length: lines }, () => line)));
+    const files = (f, n) => Array(n).fill(f).join(' ');
+    const procfile = (f, n) => { const p = path.join(dir, `Procfile-${path.basename(f)}`); writeFileSync(p, `w: exec cat ${files(f, n)}\n`); return p; };
+    const ways = {
+      direct: (f, n) => `${TSINIT} -- cat ${files(f, n)} | wc -c`,
+      'no-prefix': (f, n) => `${TSINIT} --no-prefix --procfile ${procfile(f, n)} | wc -c`,
+      prefixed: (f, n) => `${TSINIT} --procfile ${procfile(f, n)} | wc -c`,
+    };
+    const row = { size, lines, mb: (lines * size) / 2 ** 20 };
+    for (const [way, cmd0] of Object.entries(ways)) {
+      const n = repeat[way];
+      const cmd = (f) => cmd0(f, n);
+      const fixed = median(Array.from({ length: runs }, () => timeShell(cmd(empty)).ms));
+      const samples = Array.from({ length: runs }, () => timeShell(cmd(file)));
+      const expected = n * (way === 'prefixed' ? lines * (size + 4) : lines * size);
+      if (samples.some((x) => x.bytes !== expected)) throw new Error(`${way}: ${samples.map((x) => x.bytes)} bytes, expected ${expected}`);
+      const net = Math.max(0.001, median(samples.map((x) => x.ms)) - fixed);
+      row[way] = { ms: net / n, mbps: (n * row.mb) / (net / 1000) };
+    }
+    row.nsPerLine = ((row.prefixed.ms - row.direct.ms) * 1e6) / lines;
+    prefixRows.push(row);
+    log(`prefix ${size} B lines: direct ${fmt(row.direct.mbps)} MiB/s, no-prefix ${fmt(row['no-prefix'].mbps)} MiB/s, prefixed ${fmt(row.prefixed.mbps)} MiB/s`);
+  }
+  results.prefix = prefixRows;
+}
+
+function prefixTable() {
+  const header = ['line size', 'MiB', 'direct [MiB/s]', '--no-prefix [MiB/s]', 'prefixed [MiB/s]', 'prefixed ÷ direct', 'added per line [ns]'];
+  return [header, ...prefixRows.map((r) => [`${r.size} B`, fmt(r.mb), fmt(r.direct.mbps), fmt(r['no-prefix'].mbps), fmt(r.prefixed.mbps),
+    (r.prefixed.mbps / r.direct.mbps).toFixed(2), fmt(r.nsPerLine)])];
+}
+
 const ROWS = [
   // key, label, unit/format, target check (value of the init under test, results) → [text, ok]
   ['startup_ms', 'start-up (INIT -- /bin/true), p50', 'ms',
@@ -523,7 +587,7 @@ async function main() {
     tsinit: JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
   };
   log(`${subjects.map((s) => s.name).join(', ')}; ${opt.quick ? 'quick' : 'full'} run; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`);
-  const steps = { startup: benchStartup, launch: benchLaunch, idle: benchIdle, forward: benchForward, reap: benchReap, storm: benchStorm, load: benchLoad };
+  const steps = { startup: benchStartup, launch: benchLaunch, idle: benchIdle, forward: benchForward, reap: benchReap, storm: benchStorm, load: benchLoad, prefix: benchPrefix };
   const loads = {};
   for (const m of metrics) {
     loads[m] = +os.loadavg()[0].toFixed(2);
@@ -538,6 +602,10 @@ async function main() {
   if (loadRows.length > 0) {
     if (t.length > 1) process.stdout.write('\n');
     printTable(loadTable());
+  }
+  if (prefixRows.length > 0) {
+    process.stdout.write(`${t.length > 1 || loadRows.length > 0 ? '\n' : ''}Output through --procfile (one service writing lines with cat; fixed start-up cost subtracted):\n`);
+    printTable(prefixTable());
   }
   // The reap step raises the load average itself (10,000 runnable processes):
   // judge the machine by the readings taken before each step.

@@ -11,6 +11,12 @@ import { native, NativeLoadError } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
 import { hasReplacement, readRawInvocation } from './raw-invocation';
+import type { ProcfileEntry } from './procfile';
+
+// The services init (--procfile) and what it loads are required on first use:
+// the single-child path never pays for them at start-up.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const lazyServices = (): typeof import('./services') => require('./services') as typeof import('./services');
 
 const ROOT = path.join(__dirname, '..');
 
@@ -34,8 +40,10 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
   argv ??= process.argv.slice(2);
   const log = new Logger();
   let options;
+  let services: ProcfileEntry[] | undefined;
   try {
     options = parseCommandLine(argv, env);
+    if (options.action === 'run' && options.procfile !== null) services = lazyServices().loadProcfile(options.procfile);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     print(2, `tsinit: ${err.message}\nTry 'tsinit --help' for more information.\n`);
@@ -76,7 +84,9 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  runInit(options, log, env, () => { childStarted = true; }, raw).then((code) => native().exitNow(code));
+  const started = (): void => { childStarted = true; };
+  const running = services === undefined ? runInit(options, log, env, started, raw) : lazyServices().runServices(options, services, log, env, started);
+  running.then((code) => native().exitNow(code));
 }
 
 /**

@@ -13,9 +13,14 @@ export {
   startReaper, Reaper, isPid1, setSubreaper, isSubreaper,
   signals, signalName, parseSignal, signalTable,
   runInit, parseCommandLine, UsageError,
+  supervise, superviseAll, Service, ServiceGroup,
+  parseRestartPolicy, formatRestartPolicy, nextRestartDelay, DEFAULT_RESTART_TIMING,
+  parseProcfile, ProcfileError,
 } from './index.js';
 export type {
   SpawnOptions, StdioOption, StdioMode, StdioSpec, StdioStream, StdioStreams, StdioAt, StopReason, SupervisedState, SupervisedEvents,
   ForwardOptions, ReaperOptions, ReapEvent, ReaperEvents,
   ExitStatus, SignalLike, CliOptions,
+  SuperviseOptions, ServiceState, ServiceEvents, RestartInfo, ServiceSpec, GroupResult, ServiceGroupEvents,
+  RestartPolicy, RestartMode, RestartTiming, ProcfileEntry,
 } from './index.js';

@@ -4,6 +4,8 @@
  *
  * - {@link spawn} starts a child with the init's semantics and returns a
  *   {@link Supervised} (stop with a grace deadline, exact exit status).
+ * - {@link supervise} adds a restart policy (Docker's `on-failure:3`, ...) to a
+ *   supervised child; {@link superviseAll} runs several with one stop.
  * - {@link forwardSignals} forwards this process's signals to supervised children.
  * - {@link startReaper} reaps orphaned zombies without ever taking a child that
  *   child_process, worker_threads or a Supervised owns.
@@ -18,6 +20,16 @@ export {
   type SpawnOptions, type StdioOption, type StdioMode, type StdioSpec, type StdioStream, type StdioStreams, type StdioAt,
   type StopReason, type SupervisedState, type SupervisedEvents,
 } from './supervisor';
+export {
+  supervise, superviseAll, Service, ServiceGroup,
+  type SuperviseOptions, type ServiceState, type ServiceEvents, type RestartInfo,
+  type ServiceSpec, type GroupResult, type ServiceGroupEvents,
+} from './service';
+export {
+  parseRestartPolicy, formatRestartPolicy, nextRestartDelay, DEFAULT_RESTART_TIMING,
+  type RestartPolicy, type RestartMode, type RestartTiming,
+} from './restart';
+export { parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './forward';
 export {
   startReaper, Reaper, isPid1, setSubreaper, isSubreaper,

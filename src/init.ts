@@ -14,15 +14,16 @@
  */
 import { native } from './native';
 import { claimAllChildren, type WaitEvent } from './children';
-import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
+import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { anyStopped, descendantsOf, listProcesses, procIsOurs } from './proc';
+import { descendantsOf, leftoverStopped, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { closeInherited, forwardsSocketActivation, inheritedFds, INHERITED_FDS_VARIABLE, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
+import { formatRestartPolicy, isStop, RestartTracker } from './restart';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 import { describeIn, wait, type Wait } from './durations';
@@ -56,7 +57,7 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
 }
 
 /** Named states of the init. */
-export type InitState = 'starting' | 'running' | 'draining' | 'exited';
+export type InitState = 'starting' | 'running' | 'restarting' | 'draining' | 'exited';
 
 /** PROGRAM, its arguments and tsinit's environment as bytes (see `readRawInvocation`). */
 export interface RawCommand {
@@ -92,6 +93,11 @@ class Init {
   private report!: StopReport;
   /** Survivors outside the child's group, to kill right after the group at escalation. */
   private outsiders: Array<{ pid: number }> = [];
+  /** The restart policy's counters; the run's start and the signals tsinit sent it (on-failure ignores deaths by those). */
+  private restarts!: RestartTracker;
+  private runStartedAt = 0;
+  private sentThisRun = new Set<number>();
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly o: CliOptions,
@@ -104,6 +110,7 @@ class Init {
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => { this.finishResolve = resolve; });
     const procUsable = procIsOurs();
+    this.restarts = new RestartTracker(this.o.restart);
     this.report = new StopReport(this.log, {
       self: process.pid, pid1: this.pid1, grace: this.o.grace, procUsable,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
@@ -181,10 +188,15 @@ class Init {
     const child = this.child;
     this.state = 'running';
     // The child has its copies: a listening socket must not outlive it in PID 1.
-    for (const f of closeInherited(fds)) log.warn('fds', `cannot close inherited descriptor ${f.fd}: ${f.message}`);
+    // With a restart policy the next run needs them too: they stay open.
+    if (this.o.restart.mode === 'no') {
+      for (const f of closeInherited(fds)) log.warn('fds', `cannot close inherited descriptor ${f.fd}: ${f.message}`);
+    }
     if (fds.length > 0) log.debug('fds', `passed inherited descriptors ${fds.join(' ')} to the child`);
+    this.runStartedAt = Date.now();
+    this.sentThisRun = new Set();
     this.onSpawned?.(child.pid);
-    log.info('spawn', `started ${file} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
+    log.info('spawn', `started ${file}${this.restarts.run > 1 ? ` (run ${this.restarts.run})` : ''} as pid ${child.pid}${o.group ? ` in its own process group` : ''}${this.foreground ? ', terminal foreground' : ''}`,
       { pid: child.pid, pgid: child.pgid });
     child.on('stopped', (sig) => this.onChildStopped(sig));
     this.report.setGroup(child.group ? child.pgid : undefined);
@@ -213,6 +225,7 @@ class Init {
       return;
     }
     const name = signalName(signum);
+    if (this.state === 'restarting') { this.onSignalWhileRestarting(signum); return; }
     if (this.state !== 'running') {
       log.debug('signal', `received ${name} while ${this.state}: the child is gone, nothing to forward`);
       return;
@@ -228,6 +241,8 @@ class Init {
       this.report.signalReceived(name, this.stopSignalAt);
     }
     const sent = child.forward(signum);
+    if (sent !== 0) this.sentThisRun.add(sent);
+    if (isStop(signum, sent)) this.restarts.stop();
     const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
     if (stop) this.report.forwarded(sent === 0 ? null : signalName(sent), target);
     if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
@@ -282,10 +297,61 @@ class Init {
 
   /** Transition running → draining: the main child was reaped. */
   private onChildExit(status: ExitStatus): void {
+    if (this.maybeRestart(status)) return;
     this.state = 'draining';
     this.report.childExited(this.child!.pid, status);
     this.log.info('exit', `child pid ${this.child!.pid} ended: ${describeStatus(status)}`, { status: status.status, code: status.code, signal: status.signal });
     if (this.foreground && this.core.tcgetpgrp(0) === this.child!.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
+  }
+
+  /**
+   * Transition running → restarting when the restart policy says so: the
+   * next run starts after the policy's delay. What the run left behind keeps
+   * running (reaped as it exits, drained at tsinit's own end).
+   */
+  private maybeRestart(status: ExitStatus): boolean {
+    const child = this.child!;
+    const ranMs = Date.now() - this.runStartedAt;
+    const d = this.restarts.decide(status, ranMs, this.sentThisRun);
+    const policy = formatRestartPolicy(this.o.restart);
+    if (!d.restart) {
+      if (d.reason === 'exhausted') {
+        this.log.warn('restart', `child pid ${child.pid} ended: ${describeStatus(status)}; restart policy ${policy} used up after ${this.restarts.count} restart(s), not restarting`,
+          { run: this.restarts.run, status: status.status, restarts: this.restarts.count, policy });
+      }
+      return false;
+    }
+    this.state = 'restarting';
+    if (this.foreground && this.core.tcgetpgrp(0) === child.pgid) this.core.tcsetpgrp(0, this.ownPgrp);
+    this.report.restarted(d.run - 1, child.pid, status, d.delayMs);
+    this.log.info('restart', `child pid ${child.pid} (run ${d.run - 1}) ended: ${describeStatus(status)} after ${(ranMs / 1000).toFixed(3)} s; run ${d.run} starts in ${d.delayMs} ms (restart ${d.count}${this.o.restart.max === null ? '' : ` of ${this.o.restart.max}`}, ${policy})`,
+      { run: d.run - 1, pid: child.pid, status: status.status, code: status.code, signal: status.signal, delayMs: d.delayMs, next: d.run, restarts: d.count, policy });
+    this.restartTimer = setTimeout(() => { this.restartTimer = undefined; this.spawn(); }, d.delayMs);
+    return true;
+  }
+
+  /** A signal while waiting to restart: a stop ends tsinit at once with 128+N; others have no one to reach. */
+  private onSignalWhileRestarting(signum: number): void {
+    const name = signalName(signum);
+    const to = this.o.rewrite.get(signum) ?? signum;
+    if (!isStop(signum, to)) {
+      this.log.debug('signal', `received ${name} while waiting to restart the child: nothing to forward`);
+      return;
+    }
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.restarts.stop();
+    this.report.signalReceived(name);
+    this.log.info('restart', `received ${name} while waiting to restart the child: not restarting, exiting`, { signal: name });
+    // Whatever earlier runs left gets the stop too (as PID 1 the kernel kills it when tsinit exits).
+    this.signalLeftovers(signum);
+    if (leftoverStopped(this.pid1)) this.signalLeftovers(SIGCONT);
+    this.state = 'exited';
+    const status = killedBy(signum);
+    const code = remapStatus(status.status, this.o.expectExit);
+    this.report.disarm();
+    this.report.finish(this.o.command[0]!, status, code, code !== status.status);
+    this.finishResolve(code);
   }
 
   /** After each waitpid sweep: finish when nothing is left, else drain what is. */
@@ -303,7 +369,7 @@ class Init {
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
     // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
-    if (this.leftoverStopped()) this.signalLeftovers(SIGCONT);
+    if (leftoverStopped(this.pid1)) this.signalLeftovers(SIGCONT);
     this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = wait(remaining, () => this.killLeftovers());
@@ -338,13 +404,6 @@ class Init {
     const descendants = descendantsOf(process.pid);
     for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
     return descendants.length;
-  }
-
-  /** Whether a process tsinit is responsible for is stopped by job control (true when /proc cannot tell). */
-  private leftoverStopped(): boolean {
-    if (this.pid1) return anyStopped((p) => p.pid !== 1);
-    const mine = new Set(procIsOurs() ? descendantsOf(process.pid).map((p) => p.pid) : []);
-    return anyStopped((p) => mine.has(p.pid));
   }
 
   /** Transition → exited. */

@@ -10,6 +10,7 @@
  */
 import { parseSignal, NOT_FORWARDED, signalName } from './signals';
 import { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, parseSeconds as parseDuration } from './durations';
+import { NO_RESTART, parseRestartPolicy, type RestartPolicy } from './restart';
 
 export { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS };
 
@@ -22,7 +23,7 @@ export type LogFormat = 'human' | 'json';
 /** Fully validated options of one tsinit run. */
 export interface CliOptions {
   action: CliAction;
-  /** PROGRAM and its arguments (empty only when action is not 'run'). */
+  /** PROGRAM and its arguments (empty when action is not 'run', or with `procfile`). */
   command: string[];
   /** Seconds between the forwarded stop signal and SIGKILL. */
   grace: number;
@@ -48,6 +49,12 @@ export interface CliOptions {
   logFormat: LogFormat;
   /** Write a summary to the Kubernetes termination-log file on an unclean exit. */
   terminationLog: boolean;
+  /** When the child (or each service) is restarted after it ends. */
+  restart: RestartPolicy;
+  /** Run the services of this Procfile instead of PROGRAM, or null. */
+  procfile: string | null;
+  /** With `procfile`: prefix each output line with the service's name (false: output passes through untouched). */
+  prefix: boolean;
 }
 
 /** Bad usage: a message for stderr, and tsinit exits without starting a child. */
@@ -117,6 +124,14 @@ function parseDump(text: string, what: string): [number, number] {
   return [parseSignalValue(sig, what), secs === undefined ? DEFAULT_DUMP_SECONDS : parseSeconds(secs, `${what} seconds`)];
 }
 
+function parseRestart(text: string, what: string): RestartPolicy {
+  try {
+    return parseRestartPolicy(text);
+  } catch {
+    return fail(`invalid ${what} '${text}': expected no, on-failure[:MAX] or always[:MAX]`);
+  }
+}
+
 function parseLogFormat(text: string, what: string): LogFormat {
   const t = text.trim().toLowerCase();
   if (t === 'human' || t === 'json') return t;
@@ -140,6 +155,9 @@ const SPECS: readonly OptionSpec[] = [
   { long: 'dump', value: true, apply: (o, v, s) => { [o.dumpSignal, o.dumpSeconds] = parseDump(v, s); } },
   { long: 'log-format', value: true, apply: (o, v, s) => { o.logFormat = parseLogFormat(v, s); } },
   { long: 'no-termination-log', value: false, apply: (o) => { o.terminationLog = false; } },
+  { long: 'restart', value: true, apply: (o, v, s) => { o.restart = parseRestart(v, s); } },
+  { long: 'procfile', value: true, apply: (o, v, s) => { o.procfile = parsePath(v, s); } },
+  { long: 'no-prefix', value: false, apply: (o) => { o.prefix = false; } },
 ];
 
 function defaults(): CliOptions {
@@ -158,7 +176,15 @@ function defaults(): CliOptions {
     dumpSeconds: DEFAULT_DUMP_SECONDS,
     logFormat: 'human',
     terminationLog: true,
+    restart: NO_RESTART,
+    procfile: null,
+    prefix: true,
   };
+}
+
+function parsePath(text: string, what: string): string {
+  if (text === '' || text.includes('\0')) fail(`invalid ${what} '${text}': expected a file name`);
+  return text;
 }
 
 function list(text: string): string[] {
@@ -193,6 +219,9 @@ function applyEnv(o: CliOptions, env: Env): void {
   if ((v = get('TSINIT_WARN_ON_REAP')) !== undefined) o.warnOnReap = parseBool(v, 'TSINIT_WARN_ON_REAP');
   if ((v = get('TSINIT_DUMP')) !== undefined && v.trim() !== '') [o.dumpSignal, o.dumpSeconds] = parseDump(v, 'TSINIT_DUMP');
   if ((v = get('TSINIT_LOG_FORMAT')) !== undefined && v.trim() !== '') o.logFormat = parseLogFormat(v, 'TSINIT_LOG_FORMAT');
+  if ((v = get('TSINIT_RESTART')) !== undefined && v.trim() !== '') o.restart = parseRestart(v, 'TSINIT_RESTART');
+  if ((v = get('TSINIT_PROCFILE')) !== undefined && v !== '') o.procfile = parsePath(v, 'TSINIT_PROCFILE');
+  if ((v = get('TSINIT_PREFIX')) !== undefined && v.trim() !== '') o.prefix = parseBool(v, 'TSINIT_PREFIX');
   if ((v = get('TSINIT_TERMINATION_LOG')) !== undefined && v.trim() !== '') {
     // A path is read by the caller; only "0"/"1"-style values switch it here.
     if (/^(0|1|true|false|yes|no|on|off)$/i.test(v.trim())) o.terminationLog = parseBool(v, 'TSINIT_TERMINATION_LOG');
@@ -220,11 +249,13 @@ export function parseCommandLine(argv: readonly string[], env: Env = {}): CliOpt
   let sawExpect = false;
   let sawRewrite = false;
   let sawVerbose = false;
+  let sawProcfile = false;
 
   const use = (spec: OptionSpec, value: string, shown: string): void => {
     if (spec.long === 'expect-exit') sawExpect = true;
     if (spec.long === 'rewrite') sawRewrite = true;
     if (spec.long === 'verbose') sawVerbose = true;
+    if (spec.long === 'procfile') sawProcfile = true;
     spec.apply(o, value, shown);
   };
 
@@ -271,12 +302,18 @@ export function parseCommandLine(argv: readonly string[], env: Env = {}): CliOpt
   if (!sawRewrite) o.rewrite = fromEnv.rewrite;
   if (!sawVerbose) o.verbosity = fromEnv.verbosity;
   o.verbosity = Math.min(o.verbosity, 3);
-  if (o.action === 'run' && o.command.length === 0) fail('missing PROGRAM to run');
+  if (o.action === 'run' && o.procfile !== null && o.command.length > 0) {
+    // The command line's PROGRAM wins over TSINIT_PROCFILE; both on the command line is a mistake.
+    if (sawProcfile) fail('--procfile and PROGRAM exclude each other');
+    o.procfile = null;
+  }
+  if (o.action === 'run' && o.command.length === 0 && o.procfile === null) fail('missing PROGRAM to run (or --procfile FILE)');
   return o;
 }
 
 /** The usage text printed by `--help`. */
 export const USAGE = `Usage: tsinit [OPTIONS] [--] PROGRAM [ARGS...]
+       tsinit [OPTIONS] --procfile FILE
 
 Runs PROGRAM as the only child of a correct init: reaps zombies, forwards
 signals to PROGRAM's process group, sends SIGKILL when a stop outlives the
@@ -295,10 +332,15 @@ Options (environment twin in brackets; the command line wins):
       --dump SIGNAL[:SECS] at the grace deadline send SIGNAL, wait SECS (default 2), then SIGKILL [TSINIT_DUMP]
       --log-format FORMAT  human (default) or json, on stderr [TSINIT_LOG_FORMAT]
       --no-termination-log do not write /dev/termination-log [TSINIT_TERMINATION_LOG=0]
+      --restart POLICY     no (default), on-failure[:MAX] or always[:MAX], as Docker's [TSINIT_RESTART]
+      --procfile FILE      run the services of a Procfile (name: command) instead of PROGRAM [TSINIT_PROCFILE]
+      --no-prefix          with --procfile, pass output through without the 'name | ' prefix [TSINIT_PREFIX=0]
   -l, -L, --license        print the license and exit
   -V, --version            print the version and exit
   -h, --help               print this help and exit
 
-Exit status: PROGRAM's exit code, or 128+N when a signal N killed it;
+Exit status: PROGRAM's exit code, or 128+N when a signal N killed it (with
+--procfile: the status of the service that ended first, or on a stop the
+first line's);
 127 PROGRAM not found, 126 PROGRAM not executable, 2 bad usage.
 `;

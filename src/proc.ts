@@ -87,6 +87,18 @@ export function anyStopped(match: (p: ProcStat) => boolean): boolean {
   return listProcesses().some((p) => p.state === 'T' && match(p));
 }
 
+/**
+ * Whether a process this init is responsible for is stopped by job control:
+ * as PID 1 any process but itself, else one of its descendants (true when
+ * /proc cannot tell). Only then do leftovers need a SIGCONT after SIGTERM.
+ */
+export function leftoverStopped(pid1: boolean): boolean {
+  if (pid1) return anyStopped((p) => p.pid !== 1);
+  if (!procIsOurs()) return true;
+  const mine = new Set(descendantsOf(process.pid).map((p) => p.pid));
+  return anyStopped((p) => mine.has(p.pid));
+}
+
 /** The processes below `root` in the parent tree (root excluded), from one listing. */
 export function descendantsOf(root: number, all: readonly ProcStat[] = listProcesses()): ProcStat[] {
   const byParent = new Map<number, ProcStat[]>();

@@ -23,6 +23,9 @@ import { wait, type Wait } from './durations';
 const FIRST_LOOK_MS = 1000;
 /** No diagnosis point closer than this to the next one or to the deadline. */
 const MIN_GAP_MS = 400;
+/** Restarts kept for the JSON timeline, and shown in the human line. */
+const KEPT_RESTARTS = 20;
+const SHOWN_RESTARTS = 5;
 /** Longest command shown in the timeline line. */
 const SHORT_CMD = 48;
 
@@ -50,6 +53,8 @@ export interface StopReportOptions {
    * them rather than "nothing left" (the init warned once at start-up).
    */
   procUsable?: boolean;
+  /** The service a process belongs to (a Procfile's), to name it in every report; undefined when none. */
+  serviceOf?: (p: { pid: number; pgid: number }) => string | undefined;
 }
 
 const short = (cmd: string): string => (cmd.length > SHORT_CMD ? `${cmd.slice(0, SHORT_CMD - 1)}…` : cmd);
@@ -69,6 +74,9 @@ export class StopReport {
   private childExit: { pid: number; at: number; status: ExitStatus } | undefined;
   /** Survivors can be listed (a /proc of this PID namespace). */
   private readonly seeing: boolean;
+  /** Runs that ended and were restarted (restart policy), in order. */
+  private restartCount = 0;
+  private readonly restarts: Array<{ run: number; pid: number; at: number; status: ExitStatus; delayMs: number; who?: string }> = [];
 
   constructor(private readonly log: Logger, private readonly opts: StopReportOptions) {
     this.seeing = opts.procUsable ?? procIsOurs();
@@ -118,6 +126,25 @@ export class StopReport {
     this.drain = { at, count, killed: [] };
     this.phase = { kind: 'drain', ctx: { signal: 15, target: { kind: 'all' }, sentAtBoot: bootSeconds() }, at, timers: [] };
     this.arm(remainingMs);
+  }
+
+  /**
+   * Run `run` (pid `pid`) ended with `status` and its restart policy starts
+   * the next one in `delayMs`; `who` names the service, if any.
+   */
+  restarted(run: number, pid: number, status: ExitStatus, delayMs: number, who?: string): void {
+    this.restartCount++;
+    this.restarts.push({ run, pid, at: Date.now(), status, delayMs, who });
+    if (this.restarts.length > KEPT_RESTARTS) this.restarts.shift(); // a crash loop keeps only the latest
+  }
+
+  /** One clause per restart, for the timeline and the termination message. */
+  private restartText(): string | undefined {
+    if (this.restartCount === 0) return undefined;
+    const shown = this.restarts.slice(-SHOWN_RESTARTS).map((r) =>
+      `${r.who === undefined ? '' : `${r.who} `}run ${r.run} (pid ${r.pid}) ${describeStatus(r.status)} at ${secs(r.at - this.startedAt)}, restarted after ${secs(r.delayMs)}`);
+    const more = this.restartCount - shown.length;
+    return `${this.restartCount} restart(s): ${more > 0 ? `… ${more} earlier, ` : ''}${shown.join(', ')}`;
   }
 
   /** Stops every diagnosis timer. */
@@ -174,12 +201,12 @@ export class StopReport {
     if (log.format === 'json') {
       log.log(level, event, summary, {
         signal: sig, elapsed: Math.round(elapsedMs) / 1000, ...fields,
-        processes: list.map((s) => survivorRecord(s, trace)),
+        processes: list.map((s) => this.withService(survivorRecord(s, trace), s)),
       });
       return;
     }
     for (const s of list) {
-      log.log(level, event, formatSurvivor(s, sig, elapsedMs));
+      log.log(level, event, `${this.serviceLabel(s)}${formatSurvivor(s, sig, elapsedMs)}`);
       if (trace && s.evidence !== undefined) {
         const e = s.evidence;
         log.log(Level.Trace, event, `  pid ${s.pid}: SigIgn ${e.sigIgn} SigCgt ${e.sigCgt} blocked-in-all-threads ${e.sigBlkAll} pending ${e.sigPnd}`);
@@ -279,11 +306,12 @@ export class StopReport {
     this.log.info('timeline', line, fields);
     if (message) {
       const killed = [...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])];
+      const restarts = this.restartText();
       const text = formatTerminationMessage({
-        outcome: `${program} ended: ${describeStatus(status)}`,
+        outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restartCount} restart(s)`}`,
         status: code,
-        stop: this.signal === undefined && !this.escalated ? undefined : line,
-        survivors: killed.map((s) => `pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
+        stop: this.signal === undefined && !this.escalated && restarts === undefined ? undefined : line,
+        survivors: killed.map((s) => `${this.serviceLabel(s)}pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
       });
       if (writeTerminationLog(path, text)) this.log.debug('termination-log', `wrote ${path}`);
     }
@@ -302,10 +330,12 @@ export class StopReport {
     const s = this.signal;
     const rel = (at: number): string => (s === undefined ? `at ${secs(at - this.startedAt)}` : `at +${secs(at - s.at)}`);
     const killedList = (list: readonly Survivor[]): string =>
-      list.length === 0 ? 'nothing left' : list.map((p) => `pid ${p.pid} ${short(p.cmd)}`).join(', ');
+      list.length === 0 ? 'nothing left' : list.map((p) => `${this.serviceLabel(p)}pid ${p.pid} ${short(p.cmd)}`).join(', ');
     // Without /proc nobody can be listed: say what was sent, not who it killed.
     const killed = (list: readonly Survivor[]): string =>
       this.seeing ? `killed ${list.length} (${killedList(list)})` : 'sent (who was left is unknown without /proc)';
+    const restarts = this.restartText();
+    if (restarts !== undefined) parts.push(restarts);
     if (s !== undefined) {
       let text = `${s.name} came ${secs(s.at - this.startedAt)} after start`;
       const f = this.forward;
@@ -322,7 +352,10 @@ export class StopReport {
       parts.push('no escalation');
     }
     const c = this.childExit;
-    if (c !== undefined) parts.push(`child pid ${c.pid} exited ${rel(c.at)}: ${describeStatus(c.status)}`);
+    if (c !== undefined) {
+      const who = this.opts.serviceOf?.({ pid: c.pid, pgid: c.pid });
+      parts.push(`${who === undefined ? 'child' : `service ${who}`} pid ${c.pid} exited ${rel(c.at)}: ${describeStatus(c.status)}`);
+    }
     const d = this.drain;
     if (d !== undefined && (d.count === undefined || d.count > 0)) {
       parts.push(`${d.count ?? 'the'} leftover(s) got SIGTERM ${rel(d.at)}` +
@@ -332,7 +365,7 @@ export class StopReport {
     }
     if (s !== undefined) parts.push(`stop took ${secs(end - s.at)}`);
     parts.push(`tsinit exits ${code}${expectExitApplied ? ' (--expect-exit)' : ''}`);
-    const brief = (list: readonly Survivor[]): Array<Record<string, unknown>> => list.map((p) => ({ pid: p.pid, cmd: p.cmd, cause: p.cause }));
+    const brief = (list: readonly Survivor[]): Array<Record<string, unknown>> => list.map((p) => this.withService({ pid: p.pid, cmd: p.cmd, cause: p.cause }, p));
     return {
       line: `timeline: ${parts.join('; ')}`,
       fields: {
@@ -346,12 +379,26 @@ export class StopReport {
         escalatedAt: iso(this.escalation?.at),
         killed: brief([...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])]),
         childExitAt: iso(c?.at),
+        restartCount: this.restartCount,
+        restarts: this.restarts.map((r) => ({ run: r.run, pid: r.pid, at: iso(r.at), status: r.status.status, delayMs: r.delayMs, ...(r.who === undefined ? {} : { service: r.who }) })),
         status: status.status,
         meaning: describeStatus(status),
         stopSeconds: s === undefined ? null : (end - s.at) / 1000,
         exitCode: code,
       },
     };
+  }
+
+  /** `service web: ` for a process of a named service, else ''. */
+  private serviceLabel(p: { pid: number; pgid: number }): string {
+    const name = this.opts.serviceOf?.(p);
+    return name === undefined ? '' : `service ${name}: `;
+  }
+
+  /** A JSON record with the process's service added, when it has one. */
+  private withService(rec: Record<string, unknown>, p: { pid: number; pgid: number }): Record<string, unknown> {
+    const name = this.opts.serviceOf?.(p);
+    return name === undefined ? rec : { service: name, ...rec };
   }
 
   /** The session of `pid` (to tell setsid from setpgid in a diagnosis). */

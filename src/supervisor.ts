@@ -214,7 +214,8 @@ function nativeSpawn(req: NativeSpawn): number {
   }
 }
 
-function normaliseRewrite(r: SpawnOptions['rewrite']): Map<number, number> {
+/** Validates a rewrite table into numbers. @internal */
+export function normaliseRewrite(r: SpawnOptions['rewrite']): Map<number, number> {
   const out = new Map<number, number>();
   if (r === undefined) return out;
   if (r instanceof Map) {

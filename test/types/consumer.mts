@@ -77,3 +77,16 @@ startReaper({ minZombieAgeMs: '5' });
 // @ts-expect-error exited resolves to an ExitStatus, whose status is a number
 const notString: Promise<string> = worker.exited;
 void notString;
+
+// Restart policies and several services.
+import { supervise, superviseAll, parseRestartPolicy, type Service, type ServiceGroup, type RestartInfo, type GroupResult, type RestartPolicy } from 'node-tsinit';
+const svc: Service = supervise('node', ['worker.js'], { restart: 'on-failure:3', grace: 5 });
+svc.on('restart', (r: RestartInfo) => { const n: number = r.delayMs + r.run + r.status.status; void n; });
+const finalStatus: Promise<ExitStatus> = svc.finished;
+const policy: RestartPolicy = parseRestartPolicy('always:2');
+const grp: ServiceGroup = superviseAll([{ name: 'web', command: 'node', args: ['server.js'], options: { restart: policy } }], { grace: 10 });
+const groupEnd: Promise<GroupResult> = grp.finished;
+grp.on('restart', (svcName: string, r: RestartInfo) => { void svcName; void r; });
+void [finalStatus, groupEnd];
+// @ts-expect-error restart is a policy string or a RestartPolicy
+supervise('x', [], { restart: 3 });
