@@ -17,7 +17,7 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { descendantsOf, leftoverStopped, listProcesses, procIsOurs } from './proc';
+import { continueIfStopped, descendantsOf, leftoverStopped, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { closeInherited, forwardsSocketActivation, inheritedFds, INHERITED_FDS_VARIABLE, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
@@ -345,7 +345,7 @@ class Init {
     this.log.info('restart', `received ${name} while waiting to restart the child: not restarting, exiting`, { signal: name });
     // Whatever earlier runs left gets the stop too (as PID 1 the kernel kills it when tsinit exits).
     this.signalLeftovers(signum);
-    if (leftoverStopped(this.pid1)) this.signalLeftovers(SIGCONT);
+    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT));
     this.state = 'exited';
     const status = killedBy(signum);
     const code = remapStatus(status.status, this.o.expectExit);
@@ -369,7 +369,7 @@ class Init {
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
     // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
-    if (leftoverStopped(this.pid1)) this.signalLeftovers(SIGCONT);
+    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT));
     this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = wait(remaining, () => this.killLeftovers());

@@ -87,6 +87,21 @@ export function anyStopped(match: (p: ProcStat) => boolean): boolean {
   return listProcesses().some((p) => p.state === 'T' && match(p));
 }
 
+/** How long after a stop signal the stopped-process check is made once more. */
+const RECHECK_STOPPED_MS = 50;
+
+/**
+ * Calls `cont` (which sends SIGCONT) when `stopped()` says a process is
+ * stopped now, else once more {@link RECHECK_STOPPED_MS} later: a stop signal
+ * sent just before (a shell's `kill -STOP $!` right before it exits) may not
+ * have taken effect when the first look is taken. The timer is unref'd and
+ * runs once: nothing stays armed.
+ */
+export function continueIfStopped(stopped: () => boolean, cont: () => void): void {
+  if (stopped()) { cont(); return; }
+  setTimeout(() => { if (stopped()) cont(); }, RECHECK_STOPPED_MS).unref();
+}
+
 /**
  * Whether a process this init is responsible for is stopped by job control:
  * as PID 1 any process but itself, else one of its descendants (true when

@@ -21,7 +21,7 @@ import { Level, type Logger } from './log';
 import { native } from './native';
 import { UsageError, type CliOptions } from './options';
 import { linePrefix, OutputSink, pipeLines } from './prefix';
-import { descendantsOf, leftoverStopped, listProcesses, procIsOurs, readStat } from './proc';
+import { continueIfStopped, descendantsOf, leftoverStopped, listProcesses, procIsOurs, readStat } from './proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 import { superviseAll, type ServiceGroup } from './service';
 import { subscribe } from './signal-hub';
@@ -283,7 +283,7 @@ class ServicesInit {
     const remaining = deadline - Date.now();
     if (remaining <= 0) { this.killLeftovers(); return; }
     const n = this.signalLeftovers(SIGTERM);
-    if (leftoverStopped(this.pid1)) this.signalLeftovers(SIGCONT); // only a stopped one needs it
+    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT)); // only a stopped one needs it
     this.log.info('drain', `services ended, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);

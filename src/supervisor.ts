@@ -19,7 +19,7 @@ import type { Readable, Writable } from 'node:stream';
 import { errnoCode, native } from './native';
 import { own, watchChildren, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
-import { anyStopped } from './proc';
+import { anyStopped, continueIfStopped } from './proc';
 import { searchPath } from './raw-invocation';
 import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, wait, type Wait } from './durations';
 import { signalName, toSignalNumber, SIGCONT, SIGINT, SIGKILL, SIGTERM, type SignalLike } from './signals';
@@ -472,7 +472,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
     }
     // A stopped process cannot act on the stop signal until it is continued;
     // a running one must not get a SIGCONT that nobody sent.
-    if (signum !== SIGKILL && signum !== SIGCONT && this.hasStoppedMember()) this.send(SIGCONT);
+    if (signum !== SIGKILL && signum !== SIGCONT) continueIfStopped(() => this.hasStoppedMember(), () => this.send(SIGCONT));
     if (first) this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline!, reason });
   }
 

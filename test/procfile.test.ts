@@ -6,7 +6,7 @@
  * stop with one deadline, a root without /bin/sh, malformed files.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -307,7 +307,9 @@ describe('--procfile in a root without /bin/sh', () => {
     put(node, '/usr/bin/node');
     put(bins[1]!, '/bin/echo');
     put(bins[2]!, '/bin/sleep');
-    for (const f of ['package.json', 'bin/tsinit', 'dist/tsinit.cjs', 'build/Release/tsinit.node']) put(path.join(ROOT, f), `/app/${f}`);
+    // What the package ships (all of dist/), as an install would lay it out.
+    const dist = readdirSync(path.join(ROOT, 'dist')).map((f) => `dist/${f}`);
+    for (const f of ['package.json', 'bin/tsinit', ...dist, 'build/Release/tsinit.node']) put(path.join(ROOT, f), `/app/${f}`);
     mkdirSync(path.join(root, 'dev'), { recursive: true });
     mkdirSync(path.join(root, 'proc'), { recursive: true });
     execFileSync('mknod', ['-m', '666', path.join(root, 'dev', 'null'), 'c', '1', '3']);
