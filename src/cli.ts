@@ -54,10 +54,20 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
     }
     log.warn('internal', `internal error (ignored; the child keeps running): ${err.stack ?? String(err)}`);
   });
+  // Node prints its warnings through process.stderr, which sets O_NONBLOCK
+  // on the description the child shares and can block on a stalled stderr:
+  // they go through the log instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    log.warn('node-warning', `${w.name}: ${w.message}`);
+  });
   process.on('unhandledRejection', (err) => {
     log.warn('internal', `internal error (ignored): ${String(err)}`);
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  runInit(options, log, env, () => { childStarted = true; }).then((code) => native().exitNow(code));
+  runInit(options, log, env, () => { childStarted = true; }).then((code) => {
+    log.flush(); // lines dropped at the end are at least counted
+    native().exitNow(code);
+  });
 }
