@@ -158,4 +158,28 @@ describe('a stalled stderr never holds PID 1 up', () => {
     expect(Date.now() - t).toBeLessThan(3000);
     expect(r.code).toBe(143);
   });
+  for (const kind of ['socket', 'FIFO'] as const) {
+    it(`the stderr the child shares stays blocking (no O_NONBLOCK) while tsinit logs and drops lines on it (full ${kind}, -vvv)`, async () => {
+      // Each signal makes PID 1 log (and drop) lines; then the child reads the
+      // flags of its stderr, the same open file description as tsinit's.
+      const script = 'trap "" USR2; for i in 1 2 3 4 5 6 7 8; do kill -USR2 1; sleep 0.02; done; ' +
+        'awk \'/^flags:/ { print "flags " $2 }\' /proc/self/fdinfo/2';
+      const fifo = kind === 'FIFO' ? fullFifo() : undefined;
+      try {
+        const h = start(['-vvv', '--', 'sh', '-c', script], {
+          wrap: fifo === undefined ? fillStderr() : ['sh', '-c', 'exec 2>"$0"; exec "$@"', fifo.fifo],
+          timeoutMs: 20_000,
+        });
+        h.proc.stderr!.pause();
+        const r = await h.result;
+        expect(r.code).toBe(0);
+        const flags = /^flags (\d+)$/m.exec(r.stdout)?.[1];
+        expect(flags).toBeDefined();
+        expect(parseInt(flags!, 8) & fsConstants.O_NONBLOCK).toBe(0);
+        if (fifo !== undefined) expect(drain(fifo.reader)).not.toMatch(/tsinit:/); // it stayed full: every line was dropped
+      } finally {
+        if (fifo !== undefined) closeSync(fifo.reader);
+      }
+    });
+  }
 });
