@@ -35,7 +35,6 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -744,9 +743,9 @@ struct Addon : public Napi::Addon<Addon> {
     if (n >= 0) return n;
     if (errno != ENOTSOCK) return Failed();
     if (len > PIPE_BUF) len = PIPE_BUF;
-    struct stat st;
-    if (fstat(fd, &st) != 0) return Failed();
-    if (S_ISFIFO(st.st_mode)) {
+    // A pipe or FIFO is what F_GETPIPE_SZ accepts (fstat would bind the addon
+    // to glibc 2.33's fstat64).
+    if (fcntl(fd, F_GETPIPE_SZ) > 0) {
       ssize_t r = SpliceNow(fd, data, len);
       if (r != -ENOSYS) return r;
     }
