@@ -8,6 +8,8 @@
 //   reaping      waitpid(-1) for the CLI, waitpid(pid) for owned children, and a
 //                list of the pids libuv owns so a library reaper never steals
 //   process      prctl (subreaper, parent-death signal), process groups, the tty
+//   tryWrite     a write that never blocks, without O_NONBLOCK on a shared
+//                file description (for the log: stderr is the child's too)
 //
 // Every input is validated and normalised by the TypeScript layer first
 // (src/native.ts); this file trusts its arguments' types and reports every
@@ -27,9 +29,12 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -166,6 +171,7 @@ struct Addon : public Napi::Addon<Addon> {
         InstanceMethod("execve", &Addon::Execve),
         InstanceMethod("exitNow", &Addon::ExitNow),
         InstanceMethod("pipe", &Addon::Pipe),
+        InstanceMethod("tryWrite", &Addon::TryWrite),
     });
   }
 
@@ -791,6 +797,82 @@ struct Addon : public Napi::Addon<Addon> {
     arr.Set(0u, Napi::Number::New(env, fds[0]));
     arr.Set(1u, Napi::Number::New(env, fds[1]));
     return arr;
+  }
+
+  // ---- a write that never blocks ------------------------------------------
+
+  // A private pipe, both ends O_NONBLOCK (a description only tsinit has), that
+  // relays writes to a FIFO: splice(SPLICE_F_NONBLOCK) from it into the FIFO
+  // fails with EAGAIN instead of waiting for room, checked under the FIFO's
+  // lock, so a writer sharing the FIFO (the child) cannot take the room
+  // between a check and the write. -1: not made yet; -2: unusable.
+  int relay[2] = {-1, -1};
+
+  // tryWrite(fd, buffer) -> bytes written (maybe fewer than asked), or -errno
+  // (-EAGAIN: it would have blocked). Never blocks and never changes fd's file
+  // status flags (the description is shared with the child):
+  //   socket      send(MSG_DONTWAIT | MSG_NOSIGNAL)
+  //   FIFO/pipe   through the relay pipe with splice(SPLICE_F_NONBLOCK)
+  //   other       poll(POLLOUT, 0), then write at most PIPE_BUF bytes (a tty,
+  //               a regular file, a character device)
+  // Pipes and others get at most PIPE_BUF bytes per call: a line that short
+  // fits in the room poll or splice saw. EINTR is reported as EAGAIN.
+  Napi::Value TryWrite(const Napi::CallbackInfo& info) {
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+    ssize_t n = WriteNow(fd, buf.Data(), buf.Length());
+    return Napi::Number::New(info.Env(), static_cast<double>(n));
+  }
+
+  static ssize_t Failed() { return errno == EINTR || errno == EWOULDBLOCK ? -EAGAIN : -errno; }
+
+  ssize_t WriteNow(int fd, const uint8_t* data, size_t len) {
+    if (len == 0) return 0;
+    ssize_t n = send(fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno != ENOTSOCK) return Failed();
+    if (len > PIPE_BUF) len = PIPE_BUF;
+    // A pipe or FIFO is what F_GETPIPE_SZ accepts (fstat would bind the addon
+    // to glibc 2.33's fstat64).
+    if (fcntl(fd, F_GETPIPE_SZ) > 0) {
+      ssize_t r = SpliceNow(fd, data, len);
+      if (r != -ENOSYS) return r;
+    }
+    struct pollfd p = {fd, POLLOUT, 0};
+    int ready = poll(&p, 1, 0);
+    if (ready < 0) return Failed();
+    if (ready == 0) return -EAGAIN;
+    if (p.revents & POLLNVAL) return -EBADF;
+    n = write(fd, data, len);
+    return n >= 0 ? n : Failed();
+  }
+
+  // The FIFO path; -ENOSYS when the relay cannot be used (the caller then
+  // falls back to poll and write).
+  ssize_t SpliceNow(int fd, const uint8_t* data, size_t len) {
+    if (relay[0] == -2) return -ENOSYS;
+    if (relay[0] == -1 && pipe2(relay, O_NONBLOCK | O_CLOEXEC) != 0) {
+      relay[0] = relay[1] = -2;
+      return -ENOSYS;
+    }
+    ssize_t in = write(relay[1], data, len);  // the relay is empty: PIPE_BUF fits
+    if (in <= 0) return -ENOSYS;
+    ssize_t out = splice(relay[0], nullptr, fd, nullptr, static_cast<size_t>(in), SPLICE_F_NONBLOCK);
+    int err = errno;
+    if (out < in) {
+      uint8_t sink[PIPE_BUF];
+      while (read(relay[0], sink, sizeof sink) > 0) {
+      }  // what did not go out is dropped, not sent later
+    }
+    if (out >= 0) return out;
+    if (err == EINVAL || err == ENOSYS) {
+      close(relay[0]);
+      close(relay[1]);
+      relay[0] = relay[1] = -2;
+      return -ENOSYS;
+    }
+    errno = err;
+    return Failed();
   }
 };
 

@@ -79,6 +79,13 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
     }
     log.warn('internal', `internal error (ignored; the child keeps running): ${err.stack ?? String(err)}`);
   });
+  // Node prints its warnings through process.stderr, which sets O_NONBLOCK
+  // on the description the child shares and can block on a stalled stderr:
+  // they go through the log instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    log.warn('node-warning', `${w.name}: ${w.message}`);
+  });
   process.on('unhandledRejection', (err) => {
     log.warn('internal', `internal error (ignored): ${String(err)}`);
   });
@@ -86,7 +93,10 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
   // Node's teardown and exit the moment the status is known.
   const started = (): void => { childStarted = true; };
   const running = services === undefined ? runInit(options, log, env, started, raw) : lazyServices().runServices(options, services, log, env, started);
-  running.then((code) => native().exitNow(code));
+  running.then((code) => {
+    log.flush(); // lines dropped at the end are at least counted
+    native().exitNow(code);
+  });
 }
 
 /**

@@ -1,11 +1,17 @@
 /**
  * tsinit's diagnostics: one line per event on stderr, human or JSON, never
- * stdout (the application owns stdout). Writing never throws and never kills
- * PID 1: a closed or broken stderr only loses the line.
+ * stdout (the application owns stdout). Writing never throws, never kills
+ * PID 1 and never blocks it: a closed or broken stderr only loses the line,
+ * a stalled one (full pipe or socket) loses lines, counted in a notice once
+ * stderr takes text again.
  * @module
  */
 import { constants as fsConstants, fstatSync, openSync, writeSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { native } from './native';
 import type { LogFormat } from './options';
+
+const { EAGAIN, EIO } = osConstants.errno;
 
 /** Severity; a line is written when its level is at most the verbosity. */
 export enum Level {
@@ -31,7 +37,9 @@ export class Logger {
 
   /** The descriptor actually written (see `target`), once chosen. */
   private out: number | undefined;
-  /** Lines lost to a full pipe since the last successful write. */
+  /** The non-blocking write, once chosen (see `writer`). */
+  private tryWrite: ((fd: number, data: Buffer) => number) | undefined;
+  /** Lines lost to a stalled stderr since the last line written whole. */
   private dropped = 0;
   /** The last line was cut short: start the next one on a fresh line. */
   private broken = false;
@@ -67,18 +75,26 @@ export class Logger {
   }
 
   /**
-   * The descriptor lines go to. A pipe or a terminal is opened anew through
-   * /proc/self/fd: a new open file description of the same pipe, so
+   * Says how many lines were dropped, if any were and stderr takes it now
+   * (call before exiting: no later line would carry the notice). Never blocks.
+   */
+  flush(): void {
+    if (this.dropped > 0) this.write('');
+  }
+
+  /**
+   * The descriptor lines go to. A terminal is opened anew through
+   * /proc/self/fd: a new open file description of the same terminal, so
    * O_NONBLOCK applies to tsinit's writes only, never to the child's shared
-   * stderr. A full pipe (a stalled log reader) then costs lines, not PID 1's
-   * liveness. Files, sockets and anything that can't be reopened keep `fd`.
+   * stderr. Everything else, and a terminal that cannot be reopened (no
+   * /proc, not allowed), keeps `fd`: the write itself never blocks (see
+   * `writer`).
    */
   private target(): number {
     if (this.out !== undefined) return this.out;
     this.out = this.fd;
     try {
-      const st = fstatSync(this.fd);
-      if (st.isFIFO() || st.isCharacterDevice()) {
+      if (fstatSync(this.fd).isCharacterDevice()) {
         this.out = openSync(`/proc/self/fd/${this.fd}`,
           fsConstants.O_WRONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY); // libuv adds O_CLOEXEC
       }
@@ -88,25 +104,69 @@ export class Logger {
     return this.out;
   }
 
+  /**
+   * The write: the native core's, which never blocks on a socket, a pipe or
+   * a terminal whatever the description's flags (stderr is shared with the
+   * child, whose description must stay blocking). Only when the native core
+   * cannot load (then no child can be started either, and tsinit is about
+   * to exit with the error) a plain write.
+   */
+  private writer(): (fd: number, data: Buffer) => number {
+    if (this.tryWrite !== undefined) return this.tryWrite;
+    try {
+      const core = native();
+      this.tryWrite = (fd, data) => core.tryWrite(fd, data);
+    } catch {
+      this.tryWrite = (fd, data) => {
+        try {
+          return writeSync(fd, data);
+        } catch (err) {
+          const n = (err as { errno?: unknown }).errno; // negative in Node
+          return typeof n === 'number' && n < 0 ? n : -EIO;
+        }
+      };
+    }
+    return this.tryWrite;
+  }
+
+  /**
+   * Writes `line` (after the dropped-lines notice, if lines were dropped), or
+   * drops it when stderr has no room now: nothing is queued, so a stalled
+   * reader costs lines, never PID 1's liveness or memory. A line cut short
+   * by a full stderr counts as dropped; the next text starts on a new line.
+   */
   private write(line: string): void {
     try {
       const fd = this.target();
-      let text = line;
-      if (this.dropped > 0) text = `${this.droppedNotice()}${text}`;
-      if (this.broken) text = `\n${text}`; // end the line cut short first
-      const buf = Buffer.from(text, 'utf8');
+      const write = this.writer();
+      const lead = this.broken ? '\n' : '';
+      const notice = this.dropped > 0 ? this.droppedNotice() : '';
+      const buf = Buffer.from(lead + notice + line, 'utf8');
+      const beforeLine = Buffer.byteLength(lead + notice, 'utf8');
+      const boundaries = [0, Buffer.byteLength(lead, 'utf8'), beforeLine, buf.length];
       let off = 0;
-      try {
-        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      let failed = 0;
+      while (off < buf.length) {
+        const n = write(fd, off === 0 ? buf : buf.subarray(off));
+        if (n <= 0) {
+          failed = n === 0 ? -EAGAIN : n;
+          break;
+        }
+        off += n;
+      }
+      if (off === buf.length) {
         this.dropped = 0;
         this.broken = false;
-      } catch (err) {
-        // EAGAIN: the reader is behind. Drop the line rather than wait.
-        if (off > 0) this.broken = true;
-        if ((err as { code?: string }).code === 'EAGAIN') this.dropped++;
+        return;
       }
+      if (off > 0) this.broken = !boundaries.includes(off);
+      // A full stderr (EAGAIN): count the line. Anything else (EPIPE, EBADF):
+      // nobody can read it; it is lost without a count.
+      if (failed !== -EAGAIN) return;
+      if (off >= beforeLine) this.dropped = 0; // the notice went out
+      if (line !== '') this.dropped++;
     } catch {
-      // EPIPE, EBADF: the line is lost, PID 1 lives on.
+      // PID 1 lives on whatever a write does.
     }
   }
 

@@ -39,6 +39,13 @@ export interface NativeCore {
   exitNow(status: number): never;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /**
+   * Writes what fits now, never blocking and never setting O_NONBLOCK on `fd`
+   * (sockets: send with MSG_DONTWAIT; FIFOs: splice from a private pipe;
+   * others: poll, then write). Returns the bytes written (at most PIPE_BUF
+   * except to a socket) or -errno (-EAGAIN: it would have blocked).
+   */
+  tryWrite(fd: number, data: Buffer): number;
 }
 
 let core: NativeCore | undefined;
