@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the prebuilt addons that `npm pack` ships, with prebuildify
-# (--napi --strip --tag-libc), into prebuilds/linux-<arch>/tsinit.glibc.node.
+# (--napi --strip --tag-libc, named after the addon, not the npm package), into
+# prebuilds/linux-<arch>/tsinit.glibc.node, the path src/native.ts tries first.
 # node-gyp-build loads them at run time, so an install needs no compiler.
 #
 #   scripts/prebuild.sh [x64] [arm64]      (default: x64 arm64)
@@ -60,7 +61,7 @@ for arch in "${arches[@]}"; do
   case "$arch" in
     x64)
       [ "$(uname -m)" = x86_64 ] || { echo "prebuild: x64 is built on an x86_64 host only" >&2; exit 1; }
-      (cd "$work" && rm -rf build && "$prebuildify" --napi --strip --tag-libc --arch x64 --out "$root")
+      (cd "$work" && rm -rf build && "$prebuildify" --napi --strip --tag-libc --name tsinit --arch x64 --out "$root")
       ;;
     arm64)
       if ! command -v aarch64-linux-gnu-g++ >/dev/null; then
@@ -74,7 +75,7 @@ for arch in "${arches[@]}"; do
       (cd "$work" && rm -rf build &&
         CC=aarch64-linux-gnu-gcc CXX=aarch64-linux-gnu-g++ LINK=aarch64-linux-gnu-g++ \
         AR=aarch64-linux-gnu-ar \
-        "$prebuildify" --napi --strip --tag-libc --arch arm64 --strip-bin aarch64-linux-gnu-strip --out "$root")
+        "$prebuildify" --napi --strip --tag-libc --name tsinit --arch arm64 --strip-bin aarch64-linux-gnu-strip --out "$root")
       ;;
     *) echo "prebuild: unknown arch $arch (x64 or arm64)" >&2; exit 2 ;;
   esac
