@@ -123,9 +123,9 @@ describe('Dockerfile.example', () => {
     expect(image.cmd[0]).toBe('node');
   });
 
-  it('uses a slim base, installs this version of tsinit globally from the registry, runs as a non-root user', () => {
+  it('uses a slim base, installs this version of node-tsinit globally from the registry, runs as a non-root user', () => {
     expect(image.from).toMatch(/^node:\d+-[a-z]+-slim$/);
-    expect(image.runs.some((r) => new RegExp(`npm install (--global|-g) tsinit@${pkgVersion.replace(/\./g, '\\.')}(\\s|$)`).test(r))).toBe(true);
+    expect(image.runs.some((r) => new RegExp(`npm install (--global|-g) node-tsinit@${pkgVersion.replace(/\./g, '\\.')}(\\s|$)`).test(r))).toBe(true);
     expect(image.user).toBeDefined();
     expect(USERS[image.user!]).toBeGreaterThan(0);
   });
