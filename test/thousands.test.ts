@@ -1,0 +1,112 @@
+/**
+ * Thousands of leftovers: tsinit as PID 1 with 10,000 processes that ignore
+ * SIGTERM. The SIGKILL must come at the grace deadline, tsinit's memory and
+ * its diagnosis output must stay bounded, and the exit status must be right.
+ *
+ * A C watcher (forkmany -w) sends the SIGTERM and times, on a monotonic
+ * clock, when watched processes exit: only the SIGKILL can end them.
+ */
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { firstChildOf, killAll, start, startBounded, sleep } from './helpers';
+import { fixture, tempDir } from './fixtures/util';
+
+afterEach(killAll);
+const dirs: string[] = [];
+afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
+
+/** How many processes the child leaves. */
+const COUNT = 10_000;
+/** Grace period, seconds. */
+const GRACE = 2;
+/** The issue's bound on how late the SIGKILL may come. */
+const LATE_MS = 200;
+/** The issue's bound on tsinit's memory growth over idle. */
+const RSS_GROWTH_KB = 40 * 1024;
+/** Diagnosis output: summarised, not one line per process. */
+const OUTPUT_LIMIT = 64 * 1024;
+
+/** A `Vm*:` field of /proc/PID/status in kB, or undefined once the process is gone. */
+function vm(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The children of `pid` as the kernel lists them. */
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ').filter((s) => s !== '').map(Number);
+}
+
+interface Measured {
+  code: number | null;
+  stderr: string;
+  message: string;
+  /** Milliseconds from SIGTERM to the first watched process's exit. */
+  killedAfterMs: number;
+  idleKb: number;
+  peakKb: number;
+}
+
+/**
+ * Runs `tsinit -t GRACE forkmany COUNT [-k]` as PID 1, waits until every
+ * process exists, has the watcher send SIGTERM, and measures.
+ */
+async function stopThousands(childDies: boolean): Promise<Measured> {
+  const dir = tempDir();
+  dirs.push(dir);
+  const log = path.join(dir, 'termination-log');
+  writeFileSync(log, '');
+  const forkmany = fixture('forkmany');
+  const t = start(['-v', '-t', String(GRACE), forkmany, String(COUNT), ...(childDies ? ['-k'] : [])],
+    { env: { TSINIT_TERMINATION_LOG: log }, timeoutMs: 55_000 });
+  await t.waitFor(new RegExp(`^ready ${COUNT}$`, 'm'), 30_000);
+  const tsinit = await t.tsinitPid();
+  const child = await firstChildOf(tsinit, 'forkmany');
+  const leftovers = childrenOf(child);
+  expect(leftovers.length).toBe(COUNT);
+  await sleep(200); // let tsinit settle: idle is idle
+  const idleKb = vm(tsinit, 'VmRSS')!;
+  // Watch its first, a middle and its last process: the earliest exit is the SIGKILL's arrival.
+  const watched = [leftovers[0]!, leftovers[COUNT >> 1]!, leftovers[COUNT - 1]!];
+  const watcher = startBounded(forkmany, ['-w', String(tsinit), ...watched.map(String)],
+    { timeoutMs: 55_000 });
+  let peakKb = 0;
+  const poll = setInterval(() => { peakKb = Math.max(peakKb, vm(tsinit, 'VmHWM') ?? 0); }, 20);
+  const r = await t.result;
+  clearInterval(poll);
+  const w = await watcher.result;
+  const exits = [...w.stdout.matchAll(/^exited \d+ (\S+)$/gm)].map((m) => Number(m[1]));
+  expect(exits, `watcher: ${w.stdout}${w.stderr}`).toHaveLength(3);
+  return { code: r.code, stderr: r.stderr, message: readFileSync(log, 'utf8'), killedAfterMs: Math.min(...exits), idleKb, peakKb };
+}
+
+/** What every run must show, whichever path the SIGKILL took. */
+function expectBounded(m: Measured, code: number): void {
+  const figures = `SIGKILL ${m.killedAfterMs} ms after SIGTERM; RSS idle ${m.idleKb} kB, peak ${m.peakKb} kB; stderr ${m.stderr.length} bytes`;
+  expect(m.killedAfterMs, figures).toBeGreaterThanOrEqual(GRACE * 1000 - 50);
+  expect(m.killedAfterMs, figures).toBeLessThanOrEqual(GRACE * 1000 + LATE_MS);
+  expect(m.peakKb - m.idleKb, figures).toBeLessThanOrEqual(RSS_GROWTH_KB);
+  expect(m.stderr.length, figures).toBeLessThan(OUTPUT_LIMIT);
+  // The first processes in full, then the rest counted by cause.
+  expect(m.stderr).toMatch(/^tsinit: warning: still running [\d.]+ s after SIGTERM: pid \d+ .*forkmany \d+.* — ignores SIGTERM$/m);
+  expect(m.stderr).toMatch(/… and [\d,]+ more: [\d,]+ ignores SIGTERM/);
+  expect(m.code).toBe(code);
+  expect(Buffer.byteLength(m.message)).toBeLessThanOrEqual(4096);
+  expect(m.message).toMatch(new RegExp(`^tsinit: forkmany ended: exit ${code}`));
+  expect(m.message).toMatch(/… and [\d,]+ more: [\d,]+ ignores SIGTERM/);
+}
+
+describe(`${COUNT.toLocaleString('en')} leftovers that ignore SIGTERM, tsinit as PID 1`, () => {
+  it(`the child ignores SIGTERM too: SIGKILL at the ${GRACE} s deadline (at most ${LATE_MS} ms late), RSS at most 40 MB over idle, a summarised diagnosis, exit 137`, async () => {
+    expectBounded(await stopThousands(false), 137);
+  }, 60_000);
+
+  it(`the child dies of SIGTERM and leaves them: SIGKILL at the ${GRACE} s deadline (at most ${LATE_MS} ms late), RSS at most 40 MB over idle, a summarised diagnosis, exit 143`, async () => {
+    expectBounded(await stopThousands(true), 143);
+  }, 60_000);
+});
