@@ -17,7 +17,7 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { descendantsOf, listProcesses, procIsOurs } from './proc';
+import { countProcesses, descendantsOf, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
@@ -77,7 +77,7 @@ class Init {
   /** Survivor diagnoses, the timeline line, the termination message. */
   private report!: StopReport;
   /** Survivors outside the child's group, to kill right after the group at escalation. */
-  private outsiders: Array<{ pid: number }> = [];
+  private outsiders: number[] = [];
 
   constructor(
     private readonly o: CliOptions,
@@ -217,22 +217,23 @@ class Init {
   /** Grace deadline with --dump: the dump signal goes to the survivors (the group gets it from the Supervised). */
   private onDump(signal: string, seconds: number): void {
     const signum = toSignalNumber(signal);
-    for (const s of this.report.dumping(signal, seconds)) {
-      if (s.cause !== 'zombie' && !this.report.reached(s)) this.core.kill(s.pid, signum);
-    }
+    for (const pid of this.report.dumping(signal, seconds)) this.core.kill(pid, signum);
   }
 
-  /** SIGKILL is about to go to the child's group: list the survivors; those outside it are killed right after. */
+  /**
+   * SIGKILL is about to go to the child's group. Nothing is read here (the
+   * kill must not wait): the last look before the deadline names the
+   * survivors outside the group, killed right after it.
+   */
   private onEscalating(): void {
-    const child = this.child!;
-    const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
-    this.outsiders = this.report.escalating(target).filter((s) => s.cause !== 'zombie' && !this.report.reached(s));
+    this.outsiders = this.report.escalating();
   }
 
-  /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them). */
+  /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them); then the log. */
   private onEscalated(): void {
-    for (const s of this.outsiders.splice(0)) this.core.kill(s.pid, SIGKILL);
-    this.log.debug('escalate', `SIGKILL sent to the child's ${this.child!.group ? `process group ${this.child!.pgid}` : `pid ${this.child!.pid}`}`);
+    for (const pid of this.outsiders.splice(0)) this.core.kill(pid, SIGKILL);
+    const child = this.child!;
+    this.report.escalationSent(child.group ? `process group ${child.pgid}` : `pid ${child.pid}`);
   }
 
   private onOrphan(pid: number, ev: WaitEvent): void {
@@ -260,10 +261,11 @@ class Init {
   private startDrain(): void {
     const child = this.child!;
     const deadline = child.deadline ?? Date.now() + this.o.grace * 1000;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) { this.killLeftovers(); return; }
-    const n = this.signalLeftovers(SIGTERM);
+    if (deadline - Date.now() <= 0) { this.killLeftovers(); return; }
+    const n = this.signalLeftovers(SIGTERM, true);
     this.signalLeftovers(SIGCONT);
+    // Signalling thousands takes the kernel a while: the deadline stands, time what is left of it now.
+    const remaining = Math.max(0, deadline - Date.now());
     this.log.info('drain', `child exited, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
@@ -273,22 +275,25 @@ class Init {
   private killLeftovers(): void {
     this.killedLeftovers = true;
     clearTimeout(this.drainTimer);
-    this.report.drainKilling(); // logs who is left, and why, before they go
+    this.report.drainKilling(); // takes the last look before the deadline: reads nothing
     this.signalLeftovers(SIGKILL);
+    this.report.drainKilled(); // then says who was left, and why
     this.drainTimer = setTimeout(() => {
-      this.report.stuckAfterKill(AFTER_KILL_MS);
-      this.finish();
+      this.report.stuckAfterKill(AFTER_KILL_MS, () => this.finish());
     }, AFTER_KILL_MS);
   }
 
-  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted. */
-  private signalLeftovers(signum: number): number {
+  /**
+   * Sends `signum` to every process tsinit is responsible for; returns how
+   * many it targeted when `count` (as PID 1 counted after the kill, so the
+   * count never delays it).
+   */
+  private signalLeftovers(signum: number, count = false): number {
     const { core, child } = this;
     if (this.pid1) {
       // kill(-1) reaches every process in the namespace but PID 1 itself.
-      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : 1;
       core.kill(-1, signum);
-      return n;
+      return count ? (procIsOurs() ? countProcesses() - 1 : 1) : 0;
     }
     // The child's group in one kill, then each other descendant: every process gets the signal once
     // (a second SIGTERM means "hurry up" to many programs).

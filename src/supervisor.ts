@@ -334,14 +334,17 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
 
   /** Transition running → stopping: send `signum` and SIGCONT, arm the deadline. */
   private beginStop(signum: number, grace: number): void {
+    // The grace counts from the signal, not from the end of its sending
+    // (signalling a group of thousands takes the kernel tens of ms).
+    const at = Date.now();
     this.send(signum);
     // A stopped process cannot act on the stop signal until it is continued.
     if (signum !== SIGKILL && signum !== SIGCONT) this.send(SIGCONT);
     if (this.stateName !== 'running') return; // the deadline of the first stop stands
     this.stateName = 'stopping';
-    this.stopStartedAt = Date.now();
-    this.stopDeadline = this.stopStartedAt + grace * 1000;
-    this.timer = setTimeout(() => this.onDeadline(), grace * 1000);
+    this.stopStartedAt = at;
+    this.stopDeadline = at + grace * 1000;
+    this.timer = setTimeout(() => this.onDeadline(), Math.max(0, this.stopDeadline - Date.now()));
     this.emit('stopping', { signal: signalName(signum), deadline: this.stopDeadline });
   }
 

@@ -22,6 +22,17 @@ const COUNT = 10_000;
 const GRACE = 2;
 /** The issue's bound on how late the SIGKILL may come. */
 const LATE_MS = 200;
+/**
+ * What the kernel itself takes to signal them all, seen from outside: a
+ * kill(-1) or kill(-pgid) of 10,000 processes holds the task list for
+ * 230-390 ms on a 2-vCPU VM (a C program measured alone), and the killed
+ * processes, spinning for that lock on the other CPU, starve every other
+ * program meanwhile (the watcher included); with other tests running beside
+ * it the watcher saw SIGKILL up to ~900 ms after the deadline. So only the
+ * watcher's outside view gets this margin, for a loaded 2-core machine;
+ * tsinit's own record of when it sent SIGKILL must meet {@link LATE_MS}.
+ */
+const KERNEL_MS = 1500;
 /** The issue's bound on tsinit's memory growth over idle. */
 const RSS_GROWTH_KB = 40 * 1024;
 /** Diagnosis output: summarised, not one line per process. */
@@ -46,8 +57,12 @@ interface Measured {
   code: number | null;
   stderr: string;
   message: string;
-  /** Milliseconds from SIGTERM to the first watched process's exit. */
+  /** Milliseconds from SIGTERM until the first watched process had SIGKILL: the SIGKILL's arrival. */
   killedAfterMs: number;
+  /** Milliseconds from SIGTERM until every watched process had exited. */
+  goneAfterMs: number;
+  /** When tsinit sent SIGKILL, ms after it received SIGTERM, from its timeline line. */
+  sentAfterMs: number;
   idleKb: number;
   peakKb: number;
 }
@@ -71,7 +86,8 @@ async function stopThousands(childDies: boolean): Promise<Measured> {
   expect(leftovers.length).toBe(COUNT);
   await sleep(200); // let tsinit settle: idle is idle
   const idleKb = vm(tsinit, 'VmRSS')!;
-  // Watch its first, a middle and its last process: the earliest exit is the SIGKILL's arrival.
+  // Watch its first, a middle and its last process: the kernel signals the group newest first,
+  // kill(-1) oldest first; the watcher sees SIGKILL pending as soon as it is sent.
   const watched = [leftovers[0]!, leftovers[COUNT >> 1]!, leftovers[COUNT - 1]!];
   const watcher = startBounded(forkmany, ['-w', String(tsinit), ...watched.map(String)],
     { timeoutMs: 55_000 });
@@ -80,24 +96,32 @@ async function stopThousands(childDies: boolean): Promise<Measured> {
   const r = await t.result;
   clearInterval(poll);
   const w = await watcher.result;
-  const exits = [...w.stdout.matchAll(/^exited \d+ (\S+)$/gm)].map((m) => Number(m[1]));
-  expect(exits, `watcher: ${w.stdout}${w.stderr}`).toHaveLength(3);
-  return { code: r.code, stderr: r.stderr, message: readFileSync(log, 'utf8'), killedAfterMs: Math.min(...exits), idleKb, peakKb };
+  const times = (what: string): number[] => [...w.stdout.matchAll(new RegExp(`^${what} \\d+ (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
+  expect(times('exited'), `watcher: ${w.stdout}${w.stderr}`).toHaveLength(watched.length);
+  return {
+    code: r.code, stderr: r.stderr, message: readFileSync(log, 'utf8'),
+    killedAfterMs: Math.min(...times('killed')), goneAfterMs: Math.max(...times('exited')), idleKb, peakKb,
+    sentAfterMs: Math.round(Number(/(?:over at \+([\d.]+) s: SIGKILL|SIGKILL at \+([\d.]+) s killed)/.exec(r.stderr)?.slice(1).find((x) => x !== undefined) ?? NaN) * 1000),
+  };
 }
 
 /** What every run must show, whichever path the SIGKILL took. */
 function expectBounded(m: Measured, code: number): void {
-  const figures = `SIGKILL ${m.killedAfterMs} ms after SIGTERM; RSS idle ${m.idleKb} kB, peak ${m.peakKb} kB; stderr ${m.stderr.length} bytes`;
+  const figures = `SIGKILL sent ${m.sentAfterMs} ms after SIGTERM (tsinit's timeline), seen ${m.killedAfterMs} ms after it, ` +
+    `all watched gone at ${m.goneAfterMs} ms; RSS idle ${m.idleKb} kB, peak ${m.peakKb} kB; stderr ${m.stderr.length} bytes`;
+  if (process.env.SHOW_FIGURES) console.log(figures);
+  expect(m.sentAfterMs, figures).toBeGreaterThanOrEqual(GRACE * 1000 - 10);
+  expect(m.sentAfterMs, figures).toBeLessThanOrEqual(GRACE * 1000 + LATE_MS);
   expect(m.killedAfterMs, figures).toBeGreaterThanOrEqual(GRACE * 1000 - 50);
-  expect(m.killedAfterMs, figures).toBeLessThanOrEqual(GRACE * 1000 + LATE_MS);
+  expect(m.killedAfterMs, figures).toBeLessThanOrEqual(GRACE * 1000 + LATE_MS + KERNEL_MS);
   expect(m.peakKb - m.idleKb, figures).toBeLessThanOrEqual(RSS_GROWTH_KB);
   expect(m.stderr.length, figures).toBeLessThan(OUTPUT_LIMIT);
   // The first processes in full, then the rest counted by cause.
-  expect(m.stderr).toMatch(/^tsinit: warning: still running [\d.]+ s after SIGTERM: pid \d+ .*forkmany \d+.* — ignores SIGTERM$/m);
+  expect(m.stderr).toMatch(/^tsinit: warning: still running [\d.]+ s after SIGTERM: pid \d+ \S*forkmany-\w+ \d+(?: -k)? — ignores SIGTERM$/m);
   expect(m.stderr).toMatch(/… and [\d,]+ more: [\d,]+ ignores SIGTERM/);
   expect(m.code).toBe(code);
   expect(Buffer.byteLength(m.message)).toBeLessThanOrEqual(4096);
-  expect(m.message).toMatch(new RegExp(`^tsinit: forkmany ended: exit ${code}`));
+  expect(m.message).toMatch(new RegExp(`^tsinit: \\S*forkmany-\\w+ ended: exit ${code}`));
   expect(m.message).toMatch(/… and [\d,]+ more: [\d,]+ ignores SIGTERM/);
 }
 
