@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { STATUS_INTERNAL, STATUS_USAGE } from './exit-status';
 import { runInit } from './init';
 import { native } from './native';
-import { Logger } from './log';
+import { escapeControls, Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
 
 const ROOT = path.join(__dirname, '..');
@@ -30,7 +30,7 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
     options = parseCommandLine(argv, env);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    print(2, `tsinit: ${err.message}\nTry 'tsinit --help' for more information.\n`);
+    print(2, `tsinit: ${escapeControls(err.message)}\nTry 'tsinit --help' for more information.\n`);
     process.exit(STATUS_USAGE);
   }
   switch (options.action) {
