@@ -295,6 +295,8 @@ export interface QuickCause {
   cause: StopCause;
   pid: number;
   pgid: number;
+  /** Start time, clock ticks since boot. */
+  starttime: number;
 }
 
 /**
@@ -322,7 +324,7 @@ export function quickCause(stat: string, ctx: StopContext): QuickCause | null | 
   const f = statNumbers;
   const pid = f[1]!;
   const pgid = f[5]!;
-  const out = (cause: StopCause): QuickCause => ({ cause, pid, pgid });
+  const out = (cause: StopCause): QuickCause => ({ cause, pid, pgid, starttime: f[22]! });
   if (state === 'D') return undefined;
   if (state === 'Z' || state === 'X') {
     if (f[20]! > 1) return undefined;

@@ -17,11 +17,12 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { countProcesses, descendantsOf, procIsOurs } from './proc';
+import { countProcesses, descendantsOf, procIsOurs, startTimeOf } from './proc';
 import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
+import type { Outsider } from './survey';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 
@@ -77,7 +78,7 @@ class Init {
   /** Survivor diagnoses, the timeline line, the termination message. */
   private report!: StopReport;
   /** Survivors outside the child's group, to kill right after the group at escalation. */
-  private outsiders: number[] = [];
+  private outsiders: Outsider[] = [];
 
   constructor(
     private readonly o: CliOptions,
@@ -217,7 +218,16 @@ class Init {
   /** Grace deadline with --dump: the dump signal goes to the survivors (the group gets it from the Supervised). */
   private onDump(signal: string, seconds: number): void {
     const signum = toSignalNumber(signal);
-    for (const pid of this.report.dumping(signal, seconds)) this.core.kill(pid, signum);
+    this.signalOutsiders(this.report.dumping(signal, seconds), signum);
+  }
+
+  /**
+   * Signals processes a look named, one by one: each only if its pid still
+   * names the same process (the look may be seconds old; as a subreaper a
+   * reused pid could be anyone's).
+   */
+  private signalOutsiders(list: readonly Outsider[], signum: number): void {
+    for (const o of list) if (this.pid1 || startTimeOf(o.pid) === o.starttime) this.core.kill(o.pid, signum);
   }
 
   /**
@@ -231,7 +241,7 @@ class Init {
 
   /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them); then the log. */
   private onEscalated(): void {
-    for (const pid of this.outsiders.splice(0)) this.core.kill(pid, SIGKILL);
+    this.signalOutsiders(this.outsiders.splice(0), SIGKILL);
     const child = this.child!;
     this.report.escalationSent(child.group ? `process group ${child.pgid}` : `pid ${child.pid}`);
   }

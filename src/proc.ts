@@ -81,6 +81,14 @@ export function readStat(pid: number): ProcStat | undefined {
   return text === undefined ? undefined : parseStat(text);
 }
 
+/** Start time of `pid` (clock ticks since boot, field 22 of its stat), or undefined when it is gone. */
+export function startTimeOf(pid: number): number | undefined {
+  const text = readProcText(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
+  const n = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 /**
  * True when /proc belongs to this process's PID namespace. Without its own
  * /proc mount, a namespace's /proc/self names the host's pid instead.

@@ -16,7 +16,7 @@ import {
   bootSeconds, causeLabel, describeSurvivor, formatCauses, formatCount, formatSurvivor, survivorRecord,
   type Responsibility, type SignalTarget, type StopContext, type Survivor,
 } from './diagnose';
-import { Survey, type Look } from './survey';
+import { Survey, type Look, type Outsider } from './survey';
 import { formatTerminationMessage, writeTerminationLog } from './termination-log';
 
 /** First diagnosis point after the stop signal. */
@@ -316,10 +316,10 @@ export class StopReport {
 
   /**
    * The grace deadline passed and `dumpSignal` is about to go to the
-   * survivors. Returns the pids the child's signals do not reach (the init
+   * survivors. Returns those the child's signals do not reach (the init
    * sends them the signal one by one); the last look before SIGKILL is armed.
    */
-  dumping(dumpSignal: string, seconds: number): number[] {
+  dumping(dumpSignal: string, seconds: number): Outsider[] {
     const taken = this.take();
     const look = taken.look;
     this.dump = { signal: dumpSignal, at: Date.now(), count: look?.live ?? 0 };
@@ -338,10 +338,10 @@ export class StopReport {
 
   /**
    * SIGKILL is about to go to the child's group. Reads nothing: returns the
-   * pids outside the group that the last look found (the init kills them
-   * right after the group); {@link escalationSent} writes the log lines.
+   * processes outside the group that the last look found (the init kills
+   * them right after the group); {@link escalationSent} writes the log lines.
    */
-  escalating(): number[] {
+  escalating(): Outsider[] {
     const taken = this.take();
     const killed = killedOf(taken.look, taken.sig);
     const outsiders = taken.look?.outsiders ?? [];

@@ -22,6 +22,12 @@ export const LISTED = 20;
 /** Longest slice of work between two turns of the event loop. */
 const SLICE_MS = 4;
 
+/** A process to signal by pid, and its start time (clock ticks since boot) to tell a reused pid apart. */
+export interface Outsider {
+  pid: number;
+  starttime: number;
+}
+
 /** What a look found. */
 export interface Look {
   /** When it began and ended (ms since the epoch); `endedAt` is undefined while it runs. */
@@ -39,8 +45,12 @@ export interface Look {
   more: Map<StopCause, number>;
   /** Candidates left unexamined when the look was cut short (-1: cut before they were even listed). */
   unexamined: number;
-  /** pids of the live survivors the signal's target does not reach (to signal one by one). */
-  outsiders: number[];
+  /**
+   * The live survivors the signal's target does not reach (to signal one by
+   * one), with their start times: a pid read before the deadline may have
+   * been reused by then.
+   */
+  outsiders: Outsider[];
 }
 
 /** Whether the stop signal's target reaches a process of this stat. */
@@ -156,7 +166,7 @@ export class Survey {
       // Counted only: the stat line alone decides most causes.
       const quick = quickCause(stat, this.ctx);
       if (quick === null) return;
-      if (quick !== undefined) { this.add(quick.cause, quick.pid, quick.pgid, false); return; }
+      if (quick !== undefined) { this.add(quick.cause, quick.pid, quick.pgid, quick.starttime, false); return; }
     }
     const st = parseStat(stat);
     if (st === undefined) return;
@@ -182,16 +192,16 @@ export class Survey {
     if (s === undefined) return;
     if (full && !stillThere(s)) return; // exited between the reads: never a false cause
     if (full) this.look.listed.push(s);
-    this.add(s.cause, s.pid, s.pgid, full);
+    this.add(s.cause, s.pid, s.pgid, s.starttime, full);
   }
 
   /** Counts one survivor (already listed when `listed`). */
-  private add(cause: StopCause, pid: number, pgid: number, listed: boolean): void {
+  private add(cause: StopCause, pid: number, pgid: number, starttime: number, listed: boolean): void {
     const look = this.look;
     look.count++;
     if (cause !== 'zombie') {
       look.live++;
-      if (!reaches(this.ctx, pid, pgid)) look.outsiders.push(pid);
+      if (!reaches(this.ctx, pid, pgid)) look.outsiders.push({ pid, starttime });
     }
     if (!listed) look.more.set(cause, (look.more.get(cause) ?? 0) + 1);
   }

@@ -102,7 +102,7 @@ describe('a look', () => {
     const l = await look({ signal: 15, target: { kind: 'group', pgid } }, pgid);
     const escaped = l.listed.find((s) => s.cmd === 'sleep 1001')!;
     expect(escaped.cause).toBe('outside-group');
-    expect(l.outsiders).toEqual([escaped.pid]);
+    expect(l.outsiders).toEqual([{ pid: escaped.pid, starttime: escaped.starttime }]);
   });
 
   it('cut short, it says how much it did not examine and never calls back', async () => {
