@@ -134,3 +134,23 @@ describe(`${COUNT.toLocaleString('en')} leftovers that ignore SIGTERM, tsinit as
     expectBounded(await stopThousands(true), 143);
   }, 60_000);
 });
+
+describe('a summarised diagnosis in JSON', () => {
+  it('lists the first 20 processes, counts them all in total, the rest by cause in more, and every kill in killedCount', async () => {
+    const forkmany = fixture('forkmany');
+    const t = start(['--log-format', 'json', '-t', '1', forkmany, '200'], { timeoutMs: 30_000 });
+    await t.waitFor(/^ready 200$/m, 20_000);
+    t.kill('SIGTERM');
+    const r = await t.result;
+    expect(r.code).toBe(137);
+    const escalate = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((e) => e['event'] === 'escalate')!;
+    const processes = escalate['processes'] as Array<{ cause: string }>;
+    expect(processes).toHaveLength(20);
+    expect(processes.every((p) => p.cause === 'ignores')).toBe(true);
+    expect(escalate['total']).toBe(201);
+    expect(escalate['more']).toEqual({ count: 181, causes: { ignores: 181 } });
+    expect(escalate['killedCount']).toBe(201);
+    expect((escalate['killed'] as number[]).length).toBe(20);
+  });
+});
