@@ -137,7 +137,7 @@ export class Survey {
       }
     }
     while (this.next < this.pids.length) {
-      if ((++n & 7) === 0 && Date.now() >= end) { this.immediate = setImmediate(this.step); return; }
+      if (Date.now() >= end) { this.immediate = setImmediate(this.step); return; }
       this.examine(this.pids[this.next++]!);
     }
     this.done = true;
