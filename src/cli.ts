@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { STATUS_INTERNAL, STATUS_USAGE } from './exit-status';
 import { runInit, type RawCommand } from './init';
 import { native, NativeLoadError } from './native';
-import { Logger } from './log';
+import { escapeControls, Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
 import { hasReplacement, readRawInvocation } from './raw-invocation';
 import type { ProcfileEntry } from './procfile';
@@ -46,7 +46,7 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
     if (options.action === 'run' && options.procfile !== null) services = lazyServices().loadProcfile(options.procfile);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    print(2, `tsinit: ${err.message}\nTry 'tsinit --help' for more information.\n`);
+    print(2, `tsinit: ${escapeControls(err.message)}\nTry 'tsinit --help' for more information.\n`);
     process.exit(STATUS_USAGE);
   }
   switch (options.action) {

@@ -13,8 +13,8 @@
  * gone when read again is not listed: never a false cause.
  * @module
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { descendantsOf, listProcesses, parseStat, type ProcStat } from './proc';
+import { readdirSync } from 'node:fs';
+import { descendantsOf, listProcesses, parseStat, readProcText, type ProcStat } from './proc';
 import { signalName } from './signals';
 
 /**
@@ -134,16 +134,22 @@ export function parseStatus(text: string): Map<string, string> {
 }
 
 /** Fields of /proc/PID/stat beyond {@link ProcStat}: flags and start time. */
-function statExtras(text: string): { flags: number; starttime: number } {
+export function statExtras(text: string): { flags: number; starttime: number } {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state): flags is field 9, starttime field 22.
   return { flags: Number(rest[6] ?? 0), starttime: Number(rest[19] ?? 0) };
 }
 
-/** The command line of a sample: arguments joined by spaces, or `[comm]`. */
+/**
+ * The command line of a sample: arguments joined by spaces, or `[comm]`.
+ * `cmdline` is the UTF-8 text of /proc/PID/cmdline; `comm` comes from the
+ * stat line read byte for byte (latin1) and is decoded as UTF-8 here. The
+ * text is the other process's own: control characters are left in it, and
+ * escaped where it is written as text (see `escapeControls` in the log).
+ */
 export function commandOf(cmdline: string | undefined, comm: string): string {
   const joined = (cmdline ?? '').replace(/\0+$/, '').split('\0').join(' ').trim();
-  const cmd = joined === '' ? `[${comm}]` : joined;
+  const cmd = joined === '' ? `[${Buffer.from(comm, 'latin1').toString('utf8')}]` : joined;
   return cmd.length > MAX_CMD ? `${cmd.slice(0, MAX_CMD - 1)}…` : cmd;
 }
 
@@ -245,15 +251,105 @@ export function classify(sample: ProcSample, ctx: StopContext, parentCmd?: (pid:
   return withEvidence('unknown', `${sig} is neither ignored, blocked nor caught; no cause found`);
 }
 
+/** Numeric fields of the last stat line scanned by {@link quickCause}, by field number (1-based as in proc(5)). */
+const statNumbers = new Float64Array(53);
+
+/**
+ * Scans a /proc/PID/stat line into {@link statNumbers} without making
+ * strings; returns the state letter, or undefined when the line is malformed.
+ */
+function scanStat(stat: string): string | undefined {
+  const close = stat.lastIndexOf(')');
+  if (close < 0 || close + 2 >= stat.length) return undefined;
+  let n = 0;
+  for (let i = 0; i < stat.length; i++) {
+    const c = stat.charCodeAt(i);
+    if (c < 48 || c > 57) break;
+    n = n * 10 + (c - 48);
+  }
+  statNumbers[1] = n;
+  const state = stat.charAt(close + 2);
+  let field = 4;
+  let value = 0;
+  let negative = false;
+  for (let i = close + 4; i <= stat.length && field < statNumbers.length; i++) {
+    const c = i < stat.length ? stat.charCodeAt(i) : 32;
+    if (c === 32 || c === 10) {
+      statNumbers[field++] = negative ? -value : value;
+      value = 0;
+      negative = false;
+    } else if (c === 45) {
+      negative = true;
+    } else {
+      value = value * 10 + (c - 48);
+    }
+  }
+  return field > 34 ? state : undefined;
+}
+
+/** Whether signal `signum` (1..31) is in a mask printed by /proc/PID/stat (31 bits, decimal). */
+const inStatMask = (mask: number, signum: number): boolean => Math.floor(mask / 2 ** (signum - 1)) % 2 === 1;
+
+/** What {@link quickCause} found. */
+export interface QuickCause {
+  cause: StopCause;
+  pid: number;
+  pgid: number;
+  /** Start time, clock ticks since boot. */
+  starttime: number;
+}
+
+/**
+ * The cause of a process from its /proc/PID/stat line alone, when that line
+ * decides it exactly as {@link classify} would on the full sample: `null`
+ * when classify would not list it (a zombie of tsinit's own), undefined when
+ * /proc/PID/status (and the threads' masks) must be read. Makes no strings:
+ * counting thousands of processes costs one read each and little garbage.
+ *
+ * The stat line carries the state, group, session, flags, thread count,
+ * start time and, for signals 1..31, the masks: ignored and caught (the same
+ * for every thread), and the main thread's blocked and private pending sets.
+ * So it decides a stopped process, a zombie (unless a leader with live
+ * threads), one outside the signalled group, one started after the signal,
+ * one that ignores the signal, and one that catches it (or ignores it by
+ * default) with it unblocked in the main thread. A blocked signal (its
+ * pending state may be shared), state D (wchan), and what classify would
+ * call `exiting` or `unknown` need the full read.
+ */
+export function quickCause(stat: string, ctx: StopContext): QuickCause | null | undefined {
+  const sig = ctx.signal;
+  if (sig < 1 || sig > 31) return undefined;
+  const state = scanStat(stat);
+  if (state === undefined) return undefined;
+  const f = statNumbers;
+  const pid = f[1]!;
+  const pgid = f[5]!;
+  const out = (cause: StopCause): QuickCause => ({ cause, pid, pgid, starttime: f[22]! });
+  if (state === 'D') return undefined;
+  if (state === 'Z' || state === 'X') {
+    if (f[20]! > 1) return undefined;
+    return ctx.self !== undefined && f[4] === ctx.self ? null : out('zombie');
+  }
+  if (state === 'T' || state === 't') return out('stopped');
+  const t = ctx.target;
+  if (t.kind === 'group' && pgid !== t.pgid) return out('outside-group');
+  if (t.kind === 'pid' && pid !== t.pid) return out('not-signalled');
+  if (ctx.sentAtBoot !== undefined && f[22]! > Math.floor(ctx.sentAtBoot * CLK_TCK) + 1) return out('not-signalled');
+  const [blk, ign, cgt] = [f[32]!, f[33]!, f[34]!];
+  if (inStatMask(ign, sig)) return out('ignores');
+  if (inStatMask(blk, sig)) return undefined;
+  if (inStatMask(cgt, sig)) return out('handling');
+  if (DEFAULT_IGNORED.has(sig)) return out('ignores');
+  return undefined;
+}
+
 // ---------------------------------------------------------------------------
 // Reading /proc
 
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'latin1');
-  } catch {
-    return undefined;
-  }
+/** A /proc file's text (latin1: byte for byte; `utf8` for command lines), or undefined when it is gone. */
+export function readText(path: string, encoding: 'latin1' | 'utf8' = 'latin1'): string | undefined {
+  // A command line is cut at MAX_CMD characters anyway: 4 KiB of it is plenty.
+  return readProcText(path, encoding, encoding === 'utf8' ? 4096 : undefined);
 }
 
 /** Seconds since boot as /proc/uptime counts them (the clock of /proc's start times), or undefined. */
@@ -284,7 +380,7 @@ export function readSample(pid: number): ProcSample | undefined {
     status,
     tasks,
     wchan: anyD ? readText(`/proc/${pid}/wchan`) : undefined,
-    cmdline: readText(`/proc/${pid}/cmdline`),
+    cmdline: readText(`/proc/${pid}/cmdline`, 'utf8'),
   };
 }
 
@@ -342,7 +438,7 @@ export function diagnose(ctx: StopContext, r: Responsibility): Survivor[] {
 }
 
 /** True when the process is still the same one, and has not exited since it was classified. */
-function stillThere(s: Survivor): boolean {
+export function stillThere(s: Survivor): boolean {
   const text = readText(`/proc/${s.pid}/stat`);
   if (text === undefined) return false;
   const st = parseStat(text);
@@ -366,6 +462,26 @@ export function formatSurvivor(s: Survivor, signal: string, elapsedMs: number): 
   const when = `${(elapsedMs / 1000).toFixed(1)} s after ${signal}`;
   const lead = s.cause === 'zombie' ? `not reaped ${when}` : `still running ${when}`;
   return `${lead}: pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`;
+}
+
+/** A cause as counted in a summary: `ignores SIGTERM`, `stopped`, `zombie`. */
+export function causeLabel(cause: StopCause, signal: string): string {
+  switch (cause) {
+    case 'ignores': return `ignores ${signal}`;
+    case 'blocks': return `blocks ${signal}`;
+    case 'handling': return `handles ${signal}`;
+    default: return cause;
+  }
+}
+
+/** `12345` → `12,345`. */
+export function formatCount(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** Counts by cause, most first: `9,950 ignores SIGTERM, 30 stopped`. */
+export function formatCauses(counts: ReadonlyMap<string, number>): string {
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([label, n]) => `${formatCount(n)} ${label}`).join(', ');
 }
 
 /** The JSON form of a survivor for log events: `{ pid, ppid, pgid, state, cmd, cause, ... }`. */

@@ -17,13 +17,14 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { continueIfStopped, descendantsOf, leftoverStopped, listProcesses, procIsOurs } from './proc';
+import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs, startTimeOf } from './proc';
 import { guardInspector } from './inspector-guard';
 import { closeInherited, forwardsSocketActivation, inheritedFds, INHERITED_FDS_VARIABLE, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
+import type { Outsider } from './survey';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 import { describeIn, wait, type Wait } from './durations';
@@ -92,7 +93,7 @@ class Init {
   /** Survivor diagnoses, the timeline line, the termination message. */
   private report!: StopReport;
   /** Survivors outside the child's group, to kill right after the group at escalation. */
-  private outsiders: Array<{ pid: number }> = [];
+  private outsiders: Outsider[] = [];
   /** The restart policy's counters; the run's start and the signals tsinit sent it (on-failure ignores deaths by those). */
   private restarts!: RestartTracker;
   private runStartedAt = 0;
@@ -271,22 +272,32 @@ class Init {
   /** Grace deadline with --dump: the dump signal goes to the survivors (the group gets it from the Supervised). */
   private onDump(signal: string, seconds: number): void {
     const signum = toSignalNumber(signal);
-    for (const s of this.report.dumping(signal, seconds)) {
-      if (s.cause !== 'zombie' && !this.report.reached(s)) this.core.kill(s.pid, signum);
-    }
+    this.signalOutsiders(this.report.dumping(signal, seconds), signum);
   }
 
-  /** SIGKILL is about to go to the child's group: list the survivors; those outside it are killed right after. */
+  /**
+   * Signals processes a look named, one by one: each only if its pid still
+   * names the same process (the look may be seconds old; as a subreaper a
+   * reused pid could be anyone's).
+   */
+  private signalOutsiders(list: readonly Outsider[], signum: number): void {
+    for (const o of list) if (this.pid1 || startTimeOf(o.pid) === o.starttime) this.core.kill(o.pid, signum);
+  }
+
+  /**
+   * SIGKILL is about to go to the child's group. Nothing is read here (the
+   * kill must not wait): the last look before the deadline names the
+   * survivors outside the group, killed right after it.
+   */
   private onEscalating(): void {
-    const child = this.child!;
-    const target = child.group ? `process group ${child.pgid}` : `pid ${child.pid}`;
-    this.outsiders = this.report.escalating(target).filter((s) => s.cause !== 'zombie' && !this.report.reached(s));
+    this.outsiders = this.report.escalating();
   }
 
-  /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them). */
+  /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them); then the log. */
   private onEscalated(): void {
-    for (const s of this.outsiders.splice(0)) this.core.kill(s.pid, SIGKILL);
-    this.log.debug('escalate', `SIGKILL sent to the child's ${this.child!.group ? `process group ${this.child!.pgid}` : `pid ${this.child!.pid}`}`);
+    this.signalOutsiders(this.outsiders.splice(0), SIGKILL);
+    const child = this.child!;
+    this.report.escalationSent(child.group ? `process group ${child.pgid}` : `pid ${child.pid}`);
   }
 
   private onOrphan(pid: number, ev: WaitEvent): void {
@@ -365,11 +376,12 @@ class Init {
   private startDrain(): void {
     const child = this.child!;
     const deadline = child.deadline ?? Date.now() + this.o.grace * 1000;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) { this.killLeftovers(); return; }
-    const n = this.signalLeftovers(SIGTERM);
+    if (deadline - Date.now() <= 0) { this.killLeftovers(); return; }
+    const n = this.signalLeftovers(SIGTERM, true);
     // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
     continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT));
+    // Signalling thousands takes the kernel a while: the deadline stands, time what is left of it now.
+    const remaining = Math.max(0, deadline - Date.now());
     this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
     this.drainTimer = wait(remaining, () => this.killLeftovers());
@@ -379,22 +391,25 @@ class Init {
   private killLeftovers(): void {
     this.killedLeftovers = true;
     this.drainTimer?.cancel();
-    this.report.drainKilling(); // logs who is left, and why, before they go
+    this.report.drainKilling(); // takes the last look before the deadline: reads nothing
     this.signalLeftovers(SIGKILL);
+    this.report.drainKilled(); // then says who was left, and why
     this.drainTimer = wait(AFTER_KILL_MS, () => {
-      this.report.stuckAfterKill(AFTER_KILL_MS);
-      this.finish();
+      this.report.stuckAfterKill(AFTER_KILL_MS, () => this.finish());
     });
   }
 
-  /** Sends `signum` to every process tsinit is responsible for; returns how many it targeted (undefined: /proc can't tell). */
-  private signalLeftovers(signum: number): number | undefined {
+  /**
+   * Sends `signum` to every process tsinit is responsible for; returns how
+   * many it targeted when `count` (as PID 1 counted after the kill, so the
+   * count never delays it; undefined when /proc cannot tell).
+   */
+  private signalLeftovers(signum: number, count = false): number | undefined {
     const { core, child } = this;
     if (this.pid1) {
       // kill(-1) reaches every process in the namespace but PID 1 itself.
-      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : undefined;
       core.kill(-1, signum);
-      return n;
+      return count ? (procIsOurs() ? countProcesses() - 1 : undefined) : 0;
     }
     // The child's group in one kill, then each other descendant: every process gets the signal once
     // (a second SIGTERM means "hurry up" to many programs).

@@ -3,7 +3,9 @@
  * stdout (the application owns stdout). Writing never throws, never kills
  * PID 1 and never blocks it: a closed or broken stderr only loses the line,
  * a stalled one (full pipe or socket) loses lines, counted in a notice once
- * stderr takes text again.
+ * stderr takes text again. A human line has its control characters escaped
+ * (see {@link escapeControls}); a JSON line has them as JSON escapes (`\n`,
+ * `\u001b`, and `\u009b` for the C1 controls JSON.stringify would leave raw).
  * @module
  */
 import { constants as fsConstants, fstatSync, openSync, writeSync } from 'node:fs';
@@ -22,6 +24,27 @@ export enum Level {
 }
 
 const LEVEL_NAMES = ['warn', 'info', 'debug', 'trace'] as const;
+
+/** C0 controls, DEL and C1 controls. */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Escapes control characters (C0, DEL, C1) as `\n`, `\r`, `\t` or `\xHH`, so
+ * text from other processes (command lines, names, paths) stays on its own
+ * line and cannot drive a terminal. Other characters are kept as they are.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** DEL and C1 controls, which JSON.stringify leaves as they are. */
+const JSON_UNESCAPED = /[\u007f-\u009f]/g;
+
+/** JSON.stringify, with DEL and the C1 controls escaped as well (`\u009b`): same value, no raw control byte. */
+export function jsonLine(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNESCAPED, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** Extra structured fields of an event (JSON format only, except `msg`). */
 export type LogFields = Record<string, unknown>;
@@ -54,9 +77,9 @@ export class Logger {
     if (level > this.verbosity) return;
     let line: string;
     if (this.format === 'json') {
-      line = JSON.stringify({ ts: new Date().toISOString(), level: LEVEL_NAMES[level], event, msg, ...fields }) + '\n';
+      line = jsonLine({ ts: new Date().toISOString(), level: LEVEL_NAMES[level], event, msg, ...fields }) + '\n';
     } else {
-      line = `tsinit: ${level === Level.Warn ? 'warning: ' : ''}${msg}\n`;
+      line = `tsinit: ${level === Level.Warn ? 'warning: ' : ''}${escapeControls(msg)}\n`;
     }
     this.write(line);
   }
@@ -68,9 +91,9 @@ export class Logger {
   /** Writes an error line regardless of verbosity (usage and start-up errors). */
   error(event: string, msg: string, fields?: LogFields): void {
     if (this.format === 'json') {
-      this.write(JSON.stringify({ ts: new Date().toISOString(), level: 'error', event, msg, ...fields }) + '\n');
+      this.write(jsonLine({ ts: new Date().toISOString(), level: 'error', event, msg, ...fields }) + '\n');
     } else {
-      this.write(`tsinit: ${msg}\n`);
+      this.write(`tsinit: ${escapeControls(msg)}\n`);
     }
   }
 

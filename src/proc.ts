@@ -3,7 +3,7 @@
  * Used at the end of life (who is left to stop) and for diagnosis.
  * @module
  */
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, opendirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
 
 /** One process as /proc/<pid>/stat describes it. */
 export interface ProcStat {
@@ -38,13 +38,55 @@ export function parseStat(text: string): ProcStat | undefined {
   };
 }
 
-/** /proc/<pid>/stat of one process, or undefined when it is gone. */
-export function readStat(pid: number): ProcStat | undefined {
+/** One buffer for every /proc read: no allocation per file (readFileSync takes 64 KiB for each). */
+let readBuffer = Buffer.alloc(16 * 1024);
+
+/**
+ * The text of a /proc file (at most `max` bytes), or undefined when it is
+ * gone. /proc files report a size of 0, so they are read to their end into
+ * a buffer kept for the next read: reading thousands of them makes no garbage
+ * but the strings.
+ */
+export function readProcText(path: string, encoding: 'latin1' | 'utf8' = 'latin1', max = 1024 * 1024): string | undefined {
+  let fd: number;
   try {
-    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    fd = openSync(path, 'r');
   } catch {
     return undefined;
   }
+  try {
+    let len = 0;
+    for (;;) {
+      if (len === readBuffer.length) {
+        if (len >= max) break;
+        const bigger = Buffer.alloc(Math.min(max, readBuffer.length * 2));
+        readBuffer.copy(bigger, 0, 0, len);
+        readBuffer = bigger;
+      }
+      const n = readSync(fd, readBuffer, len, Math.min(readBuffer.length, max) - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return readBuffer.toString(encoding, 0, len);
+  } catch {
+    return undefined;
+  } finally {
+    try { closeSync(fd); } catch { /* already gone */ }
+  }
+}
+
+/** /proc/<pid>/stat of one process, or undefined when it is gone. */
+export function readStat(pid: number): ProcStat | undefined {
+  const text = readProcText(`/proc/${pid}/stat`);
+  return text === undefined ? undefined : parseStat(text);
+}
+
+/** Start time of `pid` (clock ticks since boot, field 22 of its stat), or undefined when it is gone. */
+export function startTimeOf(pid: number): number | undefined {
+  const text = readProcText(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
+  const n = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+  return Number.isFinite(n) ? n : undefined;
 }
 
 /**
@@ -74,6 +116,25 @@ export function listProcesses(): ProcStat[] {
     if (st !== undefined) out.push(st);
   }
   return out;
+}
+
+/** How many processes /proc lists (its numeric entries; nothing else is read). */
+export function countProcesses(): number {
+  let n = 0;
+  try {
+    const dir = opendirSync('/proc');
+    try {
+      for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
+        const c = e.name.charCodeAt(0);
+        if (c >= 48 && c <= 57) n++;
+      }
+    } finally {
+      dir.closeSync();
+    }
+  } catch {
+    // /proc unreadable: nothing counted
+  }
+  return n;
 }
 
 /**

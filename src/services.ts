@@ -15,13 +15,14 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { claimAllChildren, sweep, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
+import { describeIn, wait, type Wait } from './durations';
 import { guardInspector } from './inspector-guard';
 import { childEnvironment, STASHED_PPID } from './init';
 import { Level, type Logger } from './log';
 import { native } from './native';
 import { UsageError, type CliOptions } from './options';
 import { linePrefix, OutputSink, pipeLines } from './prefix';
-import { continueIfStopped, descendantsOf, leftoverStopped, listProcesses, procIsOurs, readStat } from './proc';
+import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs, readStat } from './proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 import { superviseAll, type ServiceGroup } from './service';
 import { subscribe } from './signal-hub';
@@ -90,7 +91,7 @@ class ServicesInit {
   /** Output copies still running (each run of each service adds its two). */
   private readonly outputs = new Set<Promise<void>>();
   private result: { name: string; status: ExitStatus } | undefined;
-  private drainTimer: NodeJS.Timeout | undefined;
+  private drainTimer: Wait | undefined;
   private killedLeftovers = false;
   private escalated = false;
 
@@ -262,7 +263,9 @@ class ServicesInit {
   private onEscalating(): void {
     if (this.escalated) return;
     this.escalated = true;
-    this.report.escalating("every service's process group");
+    // The groups get SIGKILL from the services themselves; the report logs who was left.
+    this.report.escalating();
+    this.report.escalationSent("every service's process group");
   }
 
   private onOrphan(pid: number, ev: WaitEvent): void {
@@ -280,35 +283,40 @@ class ServicesInit {
 
   private startDrain(): void {
     const deadline = this.group?.deadline ?? Date.now() + this.o.grace * 1000;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0) { this.killLeftovers(); return; }
-    const n = this.signalLeftovers(SIGTERM);
+    if (deadline - Date.now() <= 0) { this.killLeftovers(); return; }
+    const n = this.signalLeftovers(SIGTERM, true);
     continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT)); // only a stopped one needs it
-    this.log.info('drain', `services ended, ${n} other process(es) left: sent SIGTERM, SIGKILL in ${(remaining / 1000).toFixed(1)} s`);
+    // Signalling thousands takes the kernel a while: the deadline stands, time what is left of it now.
+    const remaining = Math.max(0, deadline - Date.now());
+    this.log.info('drain', `services ended, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
     this.report.drainStarted(n, remaining);
-    this.drainTimer = setTimeout(() => this.killLeftovers(), remaining);
+    this.drainTimer = wait(remaining, () => this.killLeftovers());
   }
 
   private killLeftovers(): void {
     this.killedLeftovers = true;
-    clearTimeout(this.drainTimer);
-    this.report.drainKilling();
+    this.drainTimer?.cancel();
+    this.report.drainKilling(); // takes the last look before the deadline: reads nothing
     this.signalLeftovers(SIGKILL);
-    this.drainTimer = setTimeout(() => {
-      this.report.stuckAfterKill(AFTER_KILL_MS);
-      void this.finish();
-    }, AFTER_KILL_MS);
+    this.report.drainKilled(); // then says who was left, and why
+    this.drainTimer = wait(AFTER_KILL_MS, () => {
+      this.report.stuckAfterKill(AFTER_KILL_MS, () => { void this.finish(); });
+    });
   }
 
-  /** `signum` to every process tsinit is responsible for; returns how many it targeted. */
-  private signalLeftovers(signum: number): number {
+  /**
+   * `signum` to every process tsinit is responsible for; returns how many it
+   * targeted when `count` (as PID 1 counted after the kill, so the count
+   * never delays it; undefined when /proc cannot tell).
+   */
+  private signalLeftovers(signum: number, count = false): number | undefined {
     const { core } = this;
     if (this.pid1) {
-      const n = procIsOurs() ? listProcesses().filter((p) => p.pid !== 1).length : 1;
       core.kill(-1, signum);
-      return n;
+      return count ? (procIsOurs() ? countProcesses() - 1 : undefined) : 0;
     }
-    const descendants = procIsOurs() ? descendantsOf(process.pid) : [];
+    if (!procIsOurs()) return undefined;
+    const descendants = descendantsOf(process.pid);
     for (const p of descendants) core.kill(p.pid, signum);
     return descendants.length;
   }
@@ -317,7 +325,7 @@ class ServicesInit {
   private async finish(): Promise<void> {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    clearTimeout(this.drainTimer);
+    this.drainTimer?.cancel();
     // A pipe still held open by some process that escaped must not hold the exit back for long.
     let linger: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all([...this.outputs]), new Promise<void>((r) => { linger = setTimeout(r, PIPE_LINGER_MS); })]);

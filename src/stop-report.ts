@@ -11,11 +11,12 @@
 import { describeStatus, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import { procIsOurs, readStat } from './proc';
-import { signalName } from './signals';
+import { SIGKILL, SIGTERM, signalName } from './signals';
 import {
-  bootSeconds, describeSurvivor, diagnose, formatSurvivor, survivorRecord,
+  bootSeconds, causeLabel, describeSurvivor, formatCauses, formatCount, formatSurvivor, survivorRecord,
   type Responsibility, type SignalTarget, type StopContext, type Survivor,
 } from './diagnose';
+import { Survey, type Look, type Outsider } from './survey';
 import { formatTerminationMessage, writeTerminationLog } from './termination-log';
 import { wait, type Wait } from './durations';
 
@@ -23,11 +24,19 @@ import { wait, type Wait } from './durations';
 const FIRST_LOOK_MS = 1000;
 /** No diagnosis point closer than this to the next one or to the deadline. */
 const MIN_GAP_MS = 400;
+/** The last look before a deadline begins at least this long before it... */
+const MIN_LEAD_MS = 60;
+/** ...and this long before it while no look has been timed yet. */
+const DEFAULT_LEAD_MS = 150;
 /** Restarts kept for the JSON timeline, and shown in the human line. */
 const KEPT_RESTARTS = 20;
 const SHOWN_RESTARTS = 5;
+/** The look at what outlived the final SIGKILL is cut short after this. */
+const STUCK_LOOK_MS = 1000;
 /** Longest command shown in the timeline line. */
 const SHORT_CMD = 48;
+/** Processes named in the timeline line (the rest are counted). */
+const TIMELINE_NAMED = 10;
 
 /** A stop or a drain being watched. */
 interface Phase {
@@ -35,7 +44,37 @@ interface Phase {
   ctx: StopContext;
   /** When the signal was sent (ms since the epoch). */
   at: number;
+  /** The deadline the last look must be done by (ms since the epoch). */
+  deadline: number;
+  /** Timers of the progress looks (durations' wait: a deadline may be Infinity or past setTimeout's ceiling). */
   timers: Wait[];
+  /** Timer of the last look before the deadline. */
+  finalTimer: Wait | undefined;
+  finalStarted: boolean;
+  /** The look under way, and a look due while it runs. */
+  running: { survey: Survey; purpose: 'progress' | 'final' } | undefined;
+  queued: 'progress' | 'final' | undefined;
+  /** The latest look that examined every process. */
+  last: Look | undefined;
+}
+
+/** What a SIGKILL at a deadline killed, as far as the last look before it saw. */
+interface Killed {
+  /** The first ones, in full. */
+  listed: Survivor[];
+  /** How many in all (listed included). */
+  count: number;
+  /** Those beyond `listed`, by cause label (`ignores SIGTERM`). */
+  more: Map<string, number>;
+}
+
+const NOTHING_KILLED: Killed = { listed: [], count: 0, more: new Map() };
+
+/** A deadline's look, held until the log line is written (after the kill). */
+interface Taken {
+  look: Look | undefined;
+  sig: string;
+  elapsed: number;
 }
 
 /** What the report needs to know about its settings. */
@@ -60,7 +99,26 @@ export interface StopReportOptions {
 const short = (cmd: string): string => (cmd.length > SHORT_CMD ? `${cmd.slice(0, SHORT_CMD - 1)}…` : cmd);
 const secs = (ms: number): string => `${(ms / 1000).toFixed(3)} s`;
 
-/** Collects a stop's events, diagnoses survivors, writes the summaries. */
+/** The live survivors of a look: what a SIGKILL then kills. */
+function killedOf(look: Look | undefined, sig: string): Killed {
+  if (look === undefined) return NOTHING_KILLED;
+  const more = new Map<string, number>();
+  for (const [cause, n] of look.more) {
+    if (cause === 'zombie') continue;
+    const label = causeLabel(cause, sig);
+    more.set(label, (more.get(label) ?? 0) + n);
+  }
+  return { listed: look.listed.filter((s) => s.cause !== 'zombie'), count: look.live, more };
+}
+
+/**
+ * Collects a stop's events, diagnoses survivors, writes the summaries.
+ *
+ * The diagnosis never holds a deadline up: looks run in slices (see
+ * {@link Survey}) during the grace period — 1 s after the signal, half-way,
+ * and a last one timed to end just before the deadline — and at the
+ * deadline the signal goes first, described by the latest complete look.
+ */
 export class StopReport {
   private readonly startedAt = Date.now();
   private phase: Phase | undefined;
@@ -68,10 +126,11 @@ export class StopReport {
   private signal: { name: string; at: number } | undefined;
   private forward: { as: string | null; target: string; at: number } | undefined;
   private dump: { signal: string; at: number; count: number } | undefined;
-  private escalation: { at: number; killed: Survivor[] } | undefined;
+  private escalation: { at: number; killed: Killed; taken: Taken; outsiders: number } | undefined;
   /** `count` undefined: unknown without /proc. */
-  private drain: { at: number; count: number | undefined; killed: Survivor[] } | undefined;
+  private drain: { at: number; count: number | undefined; killed: Killed; taken?: Taken; killAt?: number } | undefined;
   private childExit: { pid: number; at: number; status: ExitStatus } | undefined;
+  private stuck: Survey | undefined;
   /** Survivors can be listed (a /proc of this PID namespace). */
   private readonly seeing: boolean;
   /** Runs that ended and were restarted (restart policy), in order. */
@@ -84,7 +143,7 @@ export class StopReport {
 
   /** Whether an escalation (SIGKILL at a deadline) happened. */
   get escalated(): boolean {
-    return this.escalation !== undefined || (this.drain?.killed.length ?? 0) > 0;
+    return this.escalation !== undefined || (this.drain?.killed.count ?? 0) > 0;
   }
 
   /** The child's process group, when it has its own (members count as tsinit's even if not descendants). */
@@ -103,17 +162,16 @@ export class StopReport {
   }
 
   /**
-   * The child's stop began: `signal` went to `target`. Arms the diagnosis
-   * points (1 s after, and half-way to the deadline).
+   * The child's stop began: `signal` went to `target`. Arms the looks
+   * (1 s after, half-way to the deadline, and just before it).
    */
   stopping(signal: number, target: SignalTarget, deadline: number): void {
     if (this.phase !== undefined) return;
-    const at = Date.now();
-    this.phase = { kind: 'stop', ctx: { signal, target, sentAtBoot: bootSeconds() }, at, timers: [] };
-    this.arm(deadline - at);
+    this.phase = this.newPhase('stop', { signal, target, sentAtBoot: bootSeconds() }, deadline);
+    this.arm(true);
   }
 
-  /** The child exited: the stop's timers end. */
+  /** The child exited: the stop's looks end. */
   childExited(pid: number, status: ExitStatus): void {
     this.childExit = { pid, at: Date.now(), status };
     this.disarm();
@@ -123,9 +181,9 @@ export class StopReport {
   drainStarted(count: number | undefined, remainingMs: number): void {
     this.disarm();
     const at = Date.now();
-    this.drain = { at, count, killed: [] };
-    this.phase = { kind: 'drain', ctx: { signal: 15, target: { kind: 'all' }, sentAtBoot: bootSeconds() }, at, timers: [] };
-    this.arm(remainingMs);
+    this.drain = { at, count, killed: NOTHING_KILLED };
+    this.phase = this.newPhase('drain', { signal: SIGTERM, target: { kind: 'all' }, sentAtBoot: bootSeconds() }, at + remainingMs);
+    this.arm(true);
   }
 
   /**
@@ -147,150 +205,247 @@ export class StopReport {
     return `${this.restartCount} restart(s): ${more > 0 ? `… ${more} earlier, ` : ''}${shown.join(', ')}`;
   }
 
-  /** Stops every diagnosis timer. */
+  /** Stops every look and its timers. */
   disarm(): void {
-    for (const t of this.phase?.timers ?? []) t.cancel();
-    if (this.phase !== undefined) this.phase.timers = [];
-  }
-
-  private arm(windowMs: number): void {
-    const phase = this.phase!;
-    const points: number[] = [];
-    for (const p of [FIRST_LOOK_MS, windowMs / 2]) {
-      if (p < windowMs - MIN_GAP_MS && points.every((q) => Math.abs(q - p) >= MIN_GAP_MS)) points.push(p);
-    }
-    for (const p of points) phase.timers.push(wait(p, () => this.progress()));
-  }
-
-  /** Lists the survivors of the current phase, or [] when /proc can't tell. */
-  private survivors(ctx?: StopContext): Survivor[] {
-    const c = ctx ?? this.phase?.ctx;
-    if (c === undefined || !this.seeing) return [];
-    const r: Responsibility = { self: this.opts.self, pid1: this.opts.pid1, pgid: this.pgid };
-    try {
-      return diagnose(c, r);
-    } catch (err) {
-      this.log.debug('stop-progress', `cannot diagnose survivors: ${(err as Error).message}`);
-      return [];
-    }
-  }
-
-  /** A diagnosis point during the grace period. */
-  private progress(): void {
     const phase = this.phase;
-    if (phase === undefined || !this.seeing) return;
-    const list = this.survivors();
-    const sig = signalName(phase.ctx.signal);
-    const elapsed = Date.now() - phase.at;
-    if (list.length === 0) {
-      this.log.debug('stop-progress', `nothing left running ${(elapsed / 1000).toFixed(1)} s after ${sig}`, { signal: sig, phase: phase.kind });
+    if (phase === undefined) return;
+    for (const t of phase.timers) t.cancel();
+    phase.timers = [];
+    phase.finalTimer?.cancel();
+    phase.finalTimer = undefined;
+    phase.running?.survey.cancel();
+    phase.running = undefined;
+    phase.queued = undefined;
+    this.stuck?.cancel();
+    this.stuck = undefined;
+  }
+
+  private newPhase(kind: Phase['kind'], ctx: StopContext, deadline: number): Phase {
+    return {
+      kind, ctx, at: Date.now(), deadline, timers: [], finalTimer: undefined, finalStarted: false,
+      running: undefined, queued: undefined, last: undefined,
+    };
+  }
+
+  /** Arms the progress looks (when `progress`) and the last look before the phase's deadline. */
+  private arm(progress: boolean): void {
+    const phase = this.phase!;
+    const windowMs = phase.deadline - Date.now();
+    if (progress) {
+      const points: number[] = [];
+      for (const p of [FIRST_LOOK_MS, windowMs / 2]) {
+        if (p < windowMs - MIN_GAP_MS && points.every((q) => Math.abs(q - p) >= MIN_GAP_MS)) points.push(p);
+      }
+      for (const p of points) phase.timers.push(wait(p, () => this.requestLook(phase, 'progress')));
+    }
+    this.planFinal(phase, DEFAULT_LEAD_MS);
+  }
+
+  /** (Re)times the last look before the deadline to begin `leadMs` before it. */
+  private planFinal(phase: Phase, leadMs: number): void {
+    if (phase.finalStarted) return;
+    phase.finalTimer?.cancel();
+    phase.finalTimer = wait(Math.max(0, phase.deadline - leadMs - Date.now()), () => {
+      phase.finalTimer = undefined;
+      phase.finalStarted = true;
+      this.requestLook(phase, 'final');
+    });
+  }
+
+  /** Whether tsinit can read /proc as its own namespace's. */
+  private canLook(): boolean {
+    return this.seeing; // without it the init warned once at start-up: nothing more to say
+  }
+
+  private responsibility(): Responsibility {
+    return { self: this.opts.self, pid1: this.opts.pid1, pgid: this.pgid };
+  }
+
+  /** Starts a look, or queues it behind the one under way (a last look wins over a progress one). */
+  private requestLook(phase: Phase, purpose: 'progress' | 'final'): void {
+    if (this.phase !== phase) return;
+    if (phase.running !== undefined) {
+      if (phase.queued !== 'final') phase.queued = purpose;
       return;
     }
-    this.emit(Level.Warn, 'stop-progress', list, sig, elapsed,
-      `${list.length} process(es) still running ${(elapsed / 1000).toFixed(1)} s after ${sig}`, { phase: phase.kind });
+    if (!this.canLook()) return;
+    const survey = new Survey(phase.ctx, this.responsibility(), (look) => this.lookDone(phase, purpose, look));
+    phase.running = { survey, purpose };
+  }
+
+  private lookDone(phase: Phase, purpose: 'progress' | 'final', look: Look): void {
+    if (this.phase !== phase) return;
+    phase.running = undefined;
+    phase.last = look;
+    if (purpose === 'progress') this.progress(phase, look);
+    // Time the last look by what this one took, so it ends before the deadline.
+    this.planFinal(phase, Math.max(MIN_LEAD_MS, (look.endedAt! - look.startedAt) * 1.5 + 20));
+    const queued = phase.queued;
+    phase.queued = undefined;
+    if (queued !== undefined) this.requestLook(phase, queued);
   }
 
   /**
-   * Logs the survivors as one human line each, or as one JSON event whose
-   * `processes` lists them, then `summary` (human: its own line).
+   * At a deadline: ends the phase's looks and returns the latest complete
+   * one, or what the one under way found so far. Reads nothing.
    */
-  private emit(level: Level, event: string, list: readonly Survivor[], sig: string, elapsedMs: number, summary: string,
+  private take(): Taken {
+    const phase = this.phase;
+    if (phase === undefined) return { look: undefined, sig: 'the stop signal', elapsed: 0 };
+    const partial = phase.running?.survey.cancel();
+    phase.running = undefined;
+    this.disarm();
+    const look = phase.last ?? partial;
+    return { look, sig: signalName(phase.ctx.signal), elapsed: (look?.endedAt ?? Date.now()) - phase.at };
+  }
+
+  /** A progress look ended: log what it found. */
+  private progress(phase: Phase, look: Look): void {
+    const sig = signalName(phase.ctx.signal);
+    const elapsed = look.endedAt! - phase.at;
+    if (look.count === 0) {
+      this.log.debug('stop-progress', `nothing left running ${(elapsed / 1000).toFixed(1)} s after ${sig}`, { signal: sig, phase: phase.kind });
+      return;
+    }
+    this.emit(Level.Warn, 'stop-progress', { look, sig, elapsed },
+      `${formatCount(look.count)} process(es) still running ${(elapsed / 1000).toFixed(1)} s after ${sig}`, { phase: phase.kind });
+  }
+
+  /**
+   * Logs the listed survivors as one human line each, then the rest counted
+   * by cause (and `summary` on its own line when `summaryLine`); or one JSON
+   * event whose `processes` lists them and `more` counts the rest.
+   */
+  private emit(level: Level, event: string, taken: Taken, summary: string,
     fields: Record<string, unknown> = {}, summaryLine = false): void {
     const { log } = this;
+    const { look, sig, elapsed } = taken;
+    const listed = look?.listed ?? [];
+    const beyond = look === undefined ? 0 : look.count - listed.length;
+    const labels = new Map<string, number>();
+    for (const [cause, n] of look?.more ?? []) labels.set(causeLabel(cause, sig), (labels.get(causeLabel(cause, sig)) ?? 0) + n);
+    const unexamined = look?.unexamined ?? 0;
     const trace = log.enabled(Level.Trace);
     if (log.format === 'json') {
+      const extra: Record<string, unknown> = {};
+      if (look !== undefined) extra['total'] = look.count;
+      if (beyond > 0) extra['more'] = { count: beyond, causes: Object.fromEntries([...look!.more]) };
+      if (unexamined !== 0) extra['unexamined'] = unexamined;
       log.log(level, event, summary, {
-        signal: sig, elapsed: Math.round(elapsedMs) / 1000, ...fields,
-        processes: list.map((s) => this.withService(survivorRecord(s, trace), s)),
+        signal: sig, elapsed: Math.round(elapsed) / 1000, ...fields, ...extra,
+        processes: listed.map((s) => this.withService(survivorRecord(s, trace), s)),
       });
       return;
     }
-    for (const s of list) {
-      log.log(level, event, `${this.serviceLabel(s)}${formatSurvivor(s, sig, elapsedMs)}`);
+    for (const s of listed) {
+      log.log(level, event, `${this.serviceLabel(s)}${formatSurvivor(s, sig, elapsed)}`);
       if (trace && s.evidence !== undefined) {
         const e = s.evidence;
         log.log(Level.Trace, event, `  pid ${s.pid}: SigIgn ${e.sigIgn} SigCgt ${e.sigCgt} blocked-in-all-threads ${e.sigBlkAll} pending ${e.sigPnd}`);
       }
     }
+    if (beyond > 0) log.log(level, event, `… and ${formatCount(beyond)} more: ${formatCauses(labels)}`);
+    if (unexamined > 0) log.log(level, event, `… ${formatCount(unexamined)} process(es) not examined before the deadline`);
+    else if (unexamined < 0) log.log(level, event, '… the processes were not examined before the deadline');
     if (summaryLine) log.log(level, event, summary);
   }
 
   /**
    * The grace deadline passed and `dumpSignal` is about to go to the
-   * survivors. Returns them (the init sends the signal to those outside the child's group).
+   * survivors. Returns those the child's signals do not reach (the init
+   * sends them the signal one by one); the last look before SIGKILL is armed.
    */
-  dumping(dumpSignal: string, seconds: number): Survivor[] {
-    this.disarm();
-    const phase = this.phase;
-    const list = this.survivors();
-    const sig = phase === undefined ? 'the stop signal' : signalName(phase.ctx.signal);
-    const elapsed = phase === undefined ? 0 : Date.now() - phase.at;
-    this.dump = { signal: dumpSignal, at: Date.now(), count: list.filter((s) => s.cause !== 'zombie').length };
-    const to = this.seeing ? ` to ${this.dump.count} process(es)` : '';
-    this.emit(Level.Warn, 'dump', list, sig, elapsed,
-      `grace period of ${this.opts.grace} s over: sending ${dumpSignal}${to} for a dump, ${seconds === Infinity ? 'no SIGKILL (never)' : `SIGKILL in ${seconds} s`}`,
+  dumping(dumpSignal: string, seconds: number): Outsider[] {
+    const taken = this.take();
+    const look = taken.look;
+    this.dump = { signal: dumpSignal, at: Date.now(), count: look?.live ?? 0 };
+    this.emit(Level.Warn, 'dump', taken,
+      `grace period of ${this.opts.grace} s over: sending ${dumpSignal}${this.seeing ? ` to ${formatCount(this.dump.count)} process(es)` : ''} for a dump, ${seconds === Infinity ? 'no SIGKILL (never)' : `SIGKILL in ${seconds} s`}`,
       { dumpSignal, seconds }, true);
-    return list;
+    const phase = this.phase;
+    if (phase !== undefined) {
+      phase.deadline = Date.now() + seconds * 1000;
+      phase.last = undefined;
+      phase.finalStarted = false;
+      this.arm(false);
+    }
+    return look?.outsiders ?? [];
   }
 
   /**
-   * SIGKILL is about to go to the child's group: diagnoses and logs the
-   * survivors, and returns them (the init kills those outside the group).
+   * SIGKILL is about to go to the child's group. Reads nothing: returns the
+   * processes outside the group that the last look found (the init kills
+   * them right after the group); {@link escalationSent} writes the log lines.
    */
-  escalating(childTarget: string): Survivor[] {
-    this.disarm();
-    const phase = this.phase;
-    const list = this.survivors();
-    const sig = phase === undefined ? 'the stop signal' : signalName(phase.ctx.signal);
-    const elapsed = phase === undefined ? 0 : Date.now() - phase.at;
-    const killed = list.filter((s) => s.cause !== 'zombie');
-    this.escalation = { at: Date.now(), killed };
-    const others = killed.filter((s) => !this.reached(s)).length;
+  escalating(): Outsider[] {
+    const taken = this.take();
+    const killed = killedOf(taken.look, taken.sig);
+    const outsiders = taken.look?.outsiders ?? [];
+    this.escalation = { at: Date.now(), killed, taken, outsiders: outsiders.length };
+    return outsiders;
+  }
+
+  /** SIGKILL went to the child's group (`childTarget`) and the outsiders: log who they were and why. */
+  escalationSent(childTarget: string): void {
+    const e = this.escalation;
+    if (e === undefined) return;
     const why = this.dump === undefined
       ? `grace period of ${this.opts.grace} s over`
-      : `${((Date.now() - this.dump.at) / 1000).toFixed(1)} s after ${this.dump.signal}`;
-    this.emit(Level.Warn, 'escalate', list, sig, elapsed,
-      `${why}: sent SIGKILL to ${childTarget}${others > 0 ? ` and ${others} other process(es)` : ''}`,
-      { killed: killed.map((s) => s.pid) }, true);
-    return list;
-  }
-
-  /** Whether the child's own signals reach `s` (its group, or the child itself), so the init need not signal it alone. */
-  reached(s: Survivor): boolean {
-    const t = this.phase?.ctx.target;
-    if (t === undefined) return false;
-    return t.kind === 'group' ? s.pgid === t.pgid : t.kind === 'pid' ? s.pid === t.pid : true;
+      : `${((e.at - this.dump.at) / 1000).toFixed(1)} s after ${this.dump.signal}`;
+    this.emit(Level.Warn, 'escalate', e.taken,
+      `${why}: sent SIGKILL to ${childTarget}${e.outsiders > 0 ? ` and ${formatCount(e.outsiders)} other process(es)` : ''}`,
+      { killed: e.killed.listed.map((s) => s.pid), killedCount: e.killed.count }, true);
   }
 
   /**
-   * The drain's deadline passed and SIGKILL is about to go to every leftover:
-   * logs the survivors not already killed at the child's escalation.
+   * The drain's deadline passed and SIGKILL is about to go to every
+   * leftover. Reads nothing; {@link drainKilled} logs who they were. After
+   * an escalation (no drain of its own) there is nothing new to say.
    */
-  drainKilling(): Survivor[] {
-    this.disarm();
-    const phase = this.phase;
-    const list = this.survivors(phase?.ctx ?? { signal: 15, target: { kind: 'all' } });
-    const already = new Set((this.escalation?.killed ?? []).map((s) => `${s.pid}:${s.starttime}`));
-    const fresh = list.filter((s) => !already.has(`${s.pid}:${s.starttime}`));
-    const killed = fresh.filter((s) => s.cause !== 'zombie');
-    if (this.drain === undefined) this.drain = { at: Date.now(), count: 0, killed };
-    else this.drain.killed = killed;
-    if (fresh.length > 0) {
-      const sig = phase?.kind === 'drain' ? 'SIGTERM' : signalName(phase?.ctx.signal ?? 15);
-      const elapsed = phase === undefined ? 0 : Date.now() - phase.at;
-      this.emit(Level.Warn, 'escalate', fresh, sig, elapsed,
-        `${killed.length} process(es) outlived the grace period after the child exited: sent SIGKILL`,
-        { killed: killed.map((s) => s.pid), phase: 'drain' }, true);
+  drainKilling(): void {
+    const killAt = Date.now();
+    if (this.phase?.kind !== 'drain') {
+      this.disarm();
+      if (this.drain === undefined) this.drain = { at: killAt, count: 0, killed: NOTHING_KILLED, killAt };
+      return;
     }
-    return fresh;
+    const taken = this.take();
+    const killed = killedOf(taken.look, taken.sig);
+    if (this.drain === undefined) this.drain = { at: killAt, count: 0, killed, taken, killAt };
+    else Object.assign(this.drain, { killed, taken, killAt });
   }
 
-  /** Processes still there `ms` after the final SIGKILL: say which, and why (D state, most likely). */
-  stuckAfterKill(ms: number): void {
-    const list = this.survivors({ signal: 9, target: { kind: 'all' } });
-    this.emit(Level.Warn, 'exit', list, 'SIGKILL', ms,
-      `${list.length === 0 ? 'processes' : `${list.length} process(es)`} left ${(ms / 1000).toFixed(1)} s after SIGKILL did not go away; exiting anyway`,
-      {}, true);
+  /** SIGKILL went to every leftover: log the survivors of the drain's last look. */
+  drainKilled(): void {
+    const d = this.drain;
+    if (d?.taken === undefined || (d.taken.look?.count ?? 0) === 0) return;
+    this.emit(Level.Warn, 'escalate', d.taken,
+      `${formatCount(d.killed.count)} process(es) outlived the grace period after the child exited: sent SIGKILL`,
+      { killed: d.killed.listed.map((s) => s.pid), killedCount: d.killed.count, phase: 'drain' }, true);
+  }
+
+  /**
+   * Processes still there `ms` after the final SIGKILL: say which, and why
+   * (D state, most likely), then call `done`. The look is cut short after
+   * {@link STUCK_LOOK_MS}.
+   */
+  stuckAfterKill(ms: number, done: () => void): void {
+    this.disarm();
+    let finished = false;
+    const report = (look: Look | undefined): void => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(cap);
+      this.stuck = undefined;
+      const n = look?.count ?? 0;
+      this.emit(Level.Warn, 'exit', { look, sig: 'SIGKILL', elapsed: ms },
+        `${n === 0 ? 'processes' : `${formatCount(n)} process(es)`} left ${(ms / 1000).toFixed(1)} s after SIGKILL did not go away; exiting anyway`,
+        {}, true);
+      done();
+    };
+    const cap = setTimeout(() => report(this.stuck?.cancel()), STUCK_LOOK_MS);
+    if (!this.seeing) { report(undefined); return; }
+    this.stuck = new Survey({ signal: SIGKILL, target: { kind: 'all' } }, this.responsibility(), report);
   }
 
   /** The exit: the timeline line (-v) and, on an unclean exit, the termination message. */
@@ -305,22 +460,33 @@ export class StopReport {
     const { line, fields } = this.timeline(status, code, expectExitApplied, end);
     this.log.info('timeline', line, fields);
     if (message) {
-      const killed = [...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])];
+      const all = [this.escalation?.killed, this.drain?.killed].filter((k): k is Killed => k !== undefined);
+      const more = new Map<string, number>();
+      let moreCount = 0;
+      for (const k of all) {
+        for (const [label, n] of k.more) { more.set(label, (more.get(label) ?? 0) + n); moreCount += n; }
+      }
       const restarts = this.restartText();
+      const sigOf = (k: Killed): string => (k === this.escalation?.killed ? this.escalation.taken.sig : this.drain?.taken?.sig ?? 'SIGTERM');
       const text = formatTerminationMessage({
         outcome: `${program} ended: ${describeStatus(status)}${restarts === undefined ? '' : ` after ${this.restartCount} restart(s)`}`,
         status: code,
         stop: this.signal === undefined && !this.escalated && restarts === undefined ? undefined : line,
-        survivors: killed.map((s) => `${this.serviceLabel(s)}pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`),
+        survivors: all.flatMap((k) => k.listed.map((s) => ({ line: `${this.serviceLabel(s)}pid ${s.pid} ${s.cmd} — ${describeSurvivor(s)}`, cause: causeLabel(s.cause, sigOf(k)) }))),
+        more: moreCount > 0 ? { count: moreCount, causes: more } : undefined,
       });
-      if (writeTerminationLog(path, text)) this.log.debug('termination-log', `wrote ${path}`);
+      this.writeMessage(path, text);
     }
   }
 
   /** The exit when PROGRAM never started: only the termination message. */
   finishWithoutChild(message: string, code: number): void {
     if (this.opts.terminationLog === null || code === 0) return;
-    writeTerminationLog(this.opts.terminationLog, formatTerminationMessage({ outcome: message, status: code }));
+    this.writeMessage(this.opts.terminationLog, formatTerminationMessage({ outcome: message, status: code }));
+  }
+
+  private writeMessage(path: string, text: string): void {
+    if (writeTerminationLog(path, text, this.log)) this.log.debug('termination-log', `wrote ${path}`);
   }
 
   /** The one-line summary, and its JSON fields. */
@@ -329,11 +495,15 @@ export class StopReport {
     const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
     const s = this.signal;
     const rel = (at: number): string => (s === undefined ? `at ${secs(at - this.startedAt)}` : `at +${secs(at - s.at)}`);
-    const killedList = (list: readonly Survivor[]): string =>
-      list.length === 0 ? 'nothing left' : list.map((p) => `${this.serviceLabel(p)}pid ${p.pid} ${short(p.cmd)}`).join(', ');
+    const killedList = (k: Killed): string => {
+      if (k.count === 0) return 'nothing left';
+      const named = k.listed.slice(0, TIMELINE_NAMED);
+      const rest = k.count - named.length;
+      return named.map((p) => `${this.serviceLabel(p)}pid ${p.pid} ${short(p.cmd)}`).concat(rest > 0 ? [`… and ${formatCount(rest)} more`] : []).join(', ');
+    };
     // Without /proc nobody can be listed: say what was sent, not who it killed.
-    const killed = (list: readonly Survivor[]): string =>
-      this.seeing ? `killed ${list.length} (${killedList(list)})` : 'sent (who was left is unknown without /proc)';
+    const killed = (k: Killed): string =>
+      this.seeing ? `killed ${formatCount(k.count)} (${killedList(k)})` : 'sent (who was left is unknown without /proc)';
     const restarts = this.restartText();
     if (restarts !== undefined) parts.push(restarts);
     if (s !== undefined) {
@@ -358,14 +528,16 @@ export class StopReport {
     }
     const d = this.drain;
     if (d !== undefined && (d.count === undefined || d.count > 0)) {
-      parts.push(`${d.count ?? 'the'} leftover(s) got SIGTERM ${rel(d.at)}` +
-        (d.killed.length > 0 ? `, SIGKILL killed ${d.killed.length} (${killedList(d.killed)})` : ''));
-    } else if (d !== undefined && d.killed.length > 0) {
-      parts.push(`SIGKILL killed ${d.killed.length} leftover(s) ${rel(d.at)} (${killedList(d.killed)})`);
+      parts.push(`${d.count === undefined ? 'the' : formatCount(d.count)} leftover(s) got SIGTERM ${rel(d.at)}` +
+        (d.killAt !== undefined ? `, SIGKILL ${rel(d.killAt)}` : '') +
+        (d.killed.count > 0 ? ` killed ${formatCount(d.killed.count)} (${killedList(d.killed)})` : ''));
+    } else if (d !== undefined && d.killed.count > 0) {
+      parts.push(`SIGKILL killed ${formatCount(d.killed.count)} leftover(s) ${rel(d.at)} (${killedList(d.killed)})`);
     }
     if (s !== undefined) parts.push(`stop took ${secs(end - s.at)}`);
     parts.push(`tsinit exits ${code}${expectExitApplied ? ' (--expect-exit)' : ''}`);
     const brief = (list: readonly Survivor[]): Array<Record<string, unknown>> => list.map((p) => this.withService({ pid: p.pid, cmd: p.cmd, cause: p.cause }, p));
+    const killedAll = [this.escalation?.killed ?? NOTHING_KILLED, this.drain?.killed ?? NOTHING_KILLED];
     return {
       line: `timeline: ${parts.join('; ')}`,
       fields: {
@@ -377,7 +549,8 @@ export class StopReport {
         dump: this.dump === undefined ? null : { signal: this.dump.signal, at: iso(this.dump.at), count: this.dump.count },
         escalated: this.escalated,
         escalatedAt: iso(this.escalation?.at),
-        killed: brief([...(this.escalation?.killed ?? []), ...(this.drain?.killed ?? [])]),
+        killed: brief(killedAll.flatMap((k) => k.listed)),
+        killedCount: killedAll[0]!.count + killedAll[1]!.count,
         childExitAt: iso(c?.at),
         restartCount: this.restartCount,
         restarts: this.restarts.map((r) => ({ run: r.run, pid: r.pid, at: iso(r.at), status: r.status.status, delayMs: r.delayMs, ...(r.who === undefined ? {} : { service: r.who }) })),

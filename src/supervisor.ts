@@ -462,13 +462,16 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
 
   /** Transition running → stopping: send `signum` (and SIGCONT to a stopped group), arm the deadline. */
   private beginStop(signum: number, grace: number, reason: StopReason): void {
+    // The grace counts from the signal, not from the end of its sending
+    // (signalling a group of thousands takes the kernel tens of ms).
+    const at = Date.now();
     this.send(signum);
     const first = this.stateName === 'running';
     if (first) {
       this.stateName = 'stopping';
-      this.stopStartedAt = Date.now();
-      this.stopDeadline = this.stopStartedAt + grace * 1000;
-      this.timer = wait(grace * 1000, () => this.onDeadline());
+      this.stopStartedAt = at;
+      this.stopDeadline = at + grace * 1000;
+      this.timer = wait(Math.max(0, this.stopDeadline - Date.now()), () => this.onDeadline());
     }
     // A stopped process cannot act on the stop signal until it is continued;
     // a running one must not get a SIGCONT that nobody sent.

@@ -1,11 +1,14 @@
 /**
  * The Kubernetes termination message: on an unclean exit, a short summary in
  * the file Kubernetes shows as the container's last state message
- * (`kubectl describe pod`). Written only when the file already exists and is
- * writable; never created, never blocking, never fatal.
+ * (`kubectl describe pod`). Written only when the file already exists as a
+ * regular file and is writable; never created, never through a symlink,
+ * never blocking, never fatal.
  * @module
  */
-import { closeSync, constants as fsConstants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, lstatSync, openSync, writeSync } from 'node:fs';
+import { formatCauses, formatCount } from './diagnose';
+import { escapeControls, type Logger } from './log';
 
 /** Where Kubernetes mounts the termination-message file by default. */
 export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
@@ -23,6 +26,14 @@ export function terminationLogPath(env: Readonly<Record<string, string | undefin
   return v;
 }
 
+/** One survivor line of the message, with its cause for the count of those that do not fit. */
+export interface SurvivorLine {
+  /** `pid 8 /app/server — ignores SIGTERM` */
+  line: string;
+  /** `ignores SIGTERM` */
+  cause: string;
+}
+
 /** What the summary says. */
 export interface TerminationReport {
   /** How the program ended: `exit 137 = killed by SIGKILL`, or why it never started. */
@@ -31,8 +42,10 @@ export interface TerminationReport {
   status: number;
   /** The stop, when there was one: signal, forwarding, escalation. */
   stop?: string;
-  /** One line per process the escalation killed, with its cause. */
-  survivors?: readonly string[];
+  /** One line per process the escalation killed, with its cause (the first ones, when they were many). */
+  survivors?: ReadonlyArray<string | SurvivorLine>;
+  /** Processes killed beyond `survivors`, counted by cause. */
+  more?: { count: number; causes: ReadonlyMap<string, number> };
 }
 
 /** Cuts `text` to at most `bytes` UTF-8 bytes without splitting a character. */
@@ -44,43 +57,103 @@ function cutBytes(text: string, bytes: number): string {
   return buf.subarray(0, end).toString('utf8');
 }
 
-/** The message text, at most {@link TERMINATION_LOG_LIMIT} bytes: whole survivor lines, then `… N more`. Pure. */
+/**
+ * The message text, at most {@link TERMINATION_LOG_LIMIT} bytes: whole
+ * survivor lines, then `… and N more: <counts by cause>`. Control characters
+ * in every part (command lines come from other processes) are escaped, so
+ * each part stays one line. Pure.
+ */
 export function formatTerminationMessage(r: TerminationReport, limit = TERMINATION_LOG_LIMIT): string {
-  const head: string[] = [`tsinit: ${r.outcome}; tsinit exits ${r.status}`];
-  if (r.stop !== undefined) head.push(r.stop);
+  const head: string[] = [`tsinit: ${escapeControls(r.outcome)}; tsinit exits ${r.status}`];
+  if (r.stop !== undefined) head.push(escapeControls(r.stop));
   let text = cutBytes(head.join('\n') + '\n', limit);
-  const survivors = r.survivors ?? [];
-  if (survivors.length === 0) return text;
-  const title = `killed at the grace deadline (${survivors.length}):\n`;
+  const survivors = (r.survivors ?? []).map((s) => (typeof s === 'string' ? { line: s, cause: undefined } : s));
+  const beyond = r.more?.count ?? 0;
+  const total = survivors.length + beyond;
+  if (total === 0) return text;
+  const title = `killed at the grace deadline (${formatCount(total)}):\n`;
   if (Buffer.byteLength(text + title) > limit) return text;
   text += title;
+  /** The closing line for everything from survivor `i` on. */
+  const tail = (i: number): string => {
+    const rest = survivors.slice(i);
+    const count = rest.length + beyond;
+    if (count <= 0) return '';
+    const causes = new Map(r.more?.causes ?? []);
+    let everyCause = true;
+    for (const s of rest) {
+      if (s.cause === undefined) everyCause = false;
+      else causes.set(s.cause, (causes.get(s.cause) ?? 0) + 1);
+    }
+    const counted = everyCause && causes.size > 0 ? `: ${escapeControls(formatCauses(causes))}` : '';
+    return `… and ${formatCount(count)} more${counted}\n`;
+  };
   for (let i = 0; i < survivors.length; i++) {
-    const line = cutBytes(`${survivors[i]}`, 512) + '\n';
-    const after = survivors.length - i - 1;
-    const tail = after > 0 ? `… and ${after} more\n` : '';
-    if (Buffer.byteLength(text + line + tail) > limit) {
-      text += `… and ${survivors.length - i} more\n`;
-      break;
+    const line = cutBytes(escapeControls(survivors[i]!.line), 512) + '\n';
+    if (Buffer.byteLength(text + line + tail(i + 1)) > limit) {
+      return cutBytes(text + tail(i), limit);
     }
     text += line;
   }
-  return cutBytes(text, limit);
+  return cutBytes(text + tail(survivors.length), limit);
+}
+
+/** Why a write was refused or failed, for the warning. */
+function errnoOf(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  return e.code ?? e.message ?? String(err);
 }
 
 /**
  * Writes `text` to the termination-log file at `path`, replacing its content.
- * Only an existing, writable file is written (no O_CREAT; O_NONBLOCK so a
- * FIFO without a reader cannot hang PID 1). Returns whether it was written.
+ * Only an existing regular file is written: never created (no O_CREAT),
+ * never through a symlink (O_NOFOLLOW: a writable /dev or a shared volume
+ * must not make PID 1 overwrite another file), never a FIFO, device or
+ * directory (checked before and, against a swap, after the open; O_NONBLOCK
+ * so a FIFO cannot hang PID 1 meanwhile). The text is written first and the
+ * file cut to its length after, so a full filesystem cannot leave an emptied
+ * file behind. A refused path or a failed write is a warning on `log`
+ * naming the path and the errno; a missing or read-only file is not.
+ * Returns whether the whole text was written.
  */
-export function writeTerminationLog(path: string, text: string): boolean {
+export function writeTerminationLog(path: string, text: string, log?: Logger): boolean {
+  const warn = (msg: string, code: string): void => log?.warn('termination-log', msg, { path, code });
   let fd = -1;
   try {
-    fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_TRUNC | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+    try {
+      const st = lstatSync(path);
+      if (st.isSymbolicLink()) { warn(`termination log ${path} is a symbolic link: not written`, 'ELOOP'); return false; }
+      if (!st.isFile()) { warn(`termination log ${path} is not a regular file: not written`, 'EINVAL'); return false; }
+      fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY);
+    } catch (err) {
+      const code = errnoOf(err);
+      if (code === 'ELOOP') warn(`termination log ${path} is a symbolic link: not written`, code);
+      else if (code === 'ENXIO' || code === 'EISDIR') warn(`termination log ${path} is not a regular file: not written`, code);
+      else log?.debug('termination-log', `not writing ${path}: ${code}`);
+      return false;
+    }
+    if (!fstatSync(fd).isFile()) { warn(`termination log ${path} is not a regular file: not written`, 'EINVAL'); return false; }
     const buf = Buffer.from(cutBytes(text, TERMINATION_LOG_LIMIT), 'utf8');
     let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off, off);
+    } catch (err) {
+      const code = errnoOf(err);
+      // Keep what was there when nothing could be written; else cut the file to the part written.
+      if (off > 0) try { ftruncateSync(fd, off); } catch { /* the part written stays, followed by old text */ }
+      warn(off > 0
+        ? `termination log ${path}: wrote only ${off} of ${buf.length} bytes: ${code}`
+        : `cannot write termination log ${path}: ${code}; its previous content is kept`, code);
+      return false;
+    }
+    try {
+      ftruncateSync(fd, off);
+    } catch (err) {
+      warn(`termination log ${path}: cannot cut it to the ${off} bytes written: ${errnoOf(err)}`, errnoOf(err));
+    }
     return true;
-  } catch {
+  } catch (err) {
+    warn(`cannot write termination log ${path}: ${errnoOf(err)}`, errnoOf(err));
     return false;
   } finally {
     if (fd >= 0) try { closeSync(fd); } catch { /* nothing more to lose */ }
