@@ -418,7 +418,15 @@ export class StopReport {
   /** SIGKILL went to every leftover: log the survivors of the drain's last look. */
   drainKilled(): void {
     const d = this.drain;
-    if (d?.taken === undefined || (d.taken.look?.count ?? 0) === 0) return;
+    if (d?.taken === undefined) return;
+    if (d.taken.look === undefined) {
+      // No look finished before the deadline (a loaded machine): the kill still happened.
+      if (this.seeing && d.count !== 0) {
+        this.log.warn('escalate', 'process(es) outlived the grace period after the child exited: sent SIGKILL (which ones is unknown: no look at them finished before the deadline)', { phase: 'drain' });
+      }
+      return;
+    }
+    if (d.taken.look.count === 0) return;
     this.emit(Level.Warn, 'escalate', d.taken,
       `${formatCount(d.killed.count)} process(es) outlived the grace period after the child exited: sent SIGKILL`,
       { killed: d.killed.listed.map((s) => s.pid), killedCount: d.killed.count, phase: 'drain' }, true);

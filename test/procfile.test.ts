@@ -251,7 +251,7 @@ describe('--procfile as PID 1', () => {
     expect(r.stdout).toMatch(/^b +\| b got TERM$/m);
     expect(r.stdout).toMatch(/^c +\| c got TERM$/m);
     // The diagnosis names the service of the process that outlived the grace.
-    expect(r.stderr).toMatch(/service stubborn: still running 1\.0 s after SIGTERM: pid \d+ .*ignores SIGTERM/);
+    expect(r.stderr).toMatch(/service stubborn: still running \d\.\d s after SIGTERM: pid \d+ .*ignores SIGTERM/);
   });
 
   it('with a restart policy, a service that fails is restarted instead of stopping the others', async () => {
