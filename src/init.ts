@@ -20,6 +20,7 @@ import type { CliOptions } from './options';
 import { descendantsOf, listProcesses, procIsOurs } from './proc';
 import { guardInspector } from './inspector-guard';
 import { subscribe } from './signal-hub';
+import { STASHED_LIMITS, STASHED_SIGNALS, startupSignals, stashedLimits } from './startup';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
@@ -49,6 +50,8 @@ export function childEnvironment(env: Readonly<Record<string, string | undefined
   const stashed = out[STASHED_NODE_OPTIONS];
   delete out[STASHED_NODE_OPTIONS];
   delete out[STASHED_PPID];
+  delete out[STASHED_SIGNALS];
+  delete out[STASHED_LIMITS];
   if (stashed !== undefined) out['NODE_OPTIONS'] = stashed.slice(1); // stored with an 'x' prefix
   return out;
 }
@@ -95,6 +98,11 @@ class Init {
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
     // and nothing sent to tsinit is lost; signals before the spawn are queued.
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
+    // Signals that came before the watchers (src/startup.ts): queued like those after.
+    for (const signum of startupSignals(this.env)) {
+      this.log.debug('signal', `received ${signalName(signum)} during start-up`);
+      this.pending.push(signum);
+    }
     guardInspector(this.log);
     this.setUpProcess();
     claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
@@ -141,6 +149,7 @@ class Init {
         foreground: this.foreground,
         rewrite: o.rewrite,
         dump: o.dumpSignal === null ? undefined : { signal: o.dumpSignal, seconds: o.dumpSeconds },
+        limits: stashedLimits(this.env), // the soft limits the bin raised for Node, given back
       });
     } catch (err) {
       const e = err as SpawnError;

@@ -14,8 +14,9 @@ export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
 
 /** The addon's functions, exactly as native/tsinit.cc exports them. */
 export interface NativeCore {
+  /** `limits`: soft RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS for the child (-1: inherited); any set takes the fork path. */
   spawn(file: string, argv: string[], envp: string[], cwd: string | null, pgroup: boolean,
-    foreground: boolean, stdio: [number, number, number]): number;
+    foreground: boolean, stdio: [number, number, number], limits?: [number, number, number]): number;
   setSignalHandler(fn: (signum: number) => void): void;
   watchSignal(signum: number, keepAlive: boolean): void;
   unwatchSignal(signum: number): void;
@@ -33,6 +34,14 @@ export interface NativeCore {
   exitNow(status: number): never;
   /** pipe2(O_CLOEXEC): [read end, write end]. */
   pipe(): [number, number];
+  /**
+   * Puts a handler that only records arrivals on each signal; returns what
+   * each had before: 0 default, 1 ignored, 2 a handler, 3 a one-shot
+   * (SA_RESETHAND) handler, -1 refused by the C library.
+   */
+  claimSignals(signums: number[]): number[];
+  /** Signals the recording handler caught since the last call, ascending. */
+  takeRecordedSignals(): number[];
 }
 
 let core: NativeCore | undefined;

@@ -77,6 +77,12 @@ export class SpawnError extends Error {
   }
 }
 
+/** Options of the init's own spawn: {@link SpawnOptions} plus what only the CLI needs. @internal */
+export interface InitSpawnOptions extends SpawnOptions {
+  /** Soft RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS for the child (-1: inherited). */
+  limits?: [number, number, number];
+}
+
 /** Normalised spawn request (the native layer's input). */
 interface NativeSpawn {
   file: string;
@@ -86,6 +92,7 @@ interface NativeSpawn {
   group: boolean;
   foreground: boolean;
   stdio: [number, number, number];
+  limits?: [number, number, number];
 }
 
 /** The first executable regular file named `file` in PATH, as execvp would find it. */
@@ -121,7 +128,7 @@ function describeSpawnError(file: string, code: string): string {
 function nativeSpawn(req: NativeSpawn): number {
   const core = native();
   const attempt = (file: string, argv: string[]): number =>
-    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio);
+    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio, req.limits);
   try {
     try {
       return attempt(req.file, req.argv);
@@ -418,7 +425,7 @@ const lazyStream = (): typeof import('node:stream') => require('node:stream') as
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Normalised request for {@link spawnSupervised}. */
-export function normaliseSpawn(command: string, args: readonly string[], options: SpawnOptions): {
+export function normaliseSpawn(command: string, args: readonly string[], options: InitSpawnOptions): {
   req: NativeSpawn; grace: number; rewrite: Map<number, number>; killSignal: number;
   /** The three stdio modes; 'pipe' entries have fd -1 in `req.stdio` until the pipes exist. */
   modes: readonly [StdioOption, StdioOption, StdioOption];
@@ -450,6 +457,7 @@ export function normaliseSpawn(command: string, args: readonly string[], options
       group,
       foreground: group && (options.foreground ?? false) && stdio[0] === 'inherit',
       stdio: fds,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     },
     grace,
     rewrite: normaliseRewrite(options.rewrite),
@@ -473,7 +481,7 @@ function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: numb
  * @throws {SpawnError} when the program cannot be started (code ENOENT, EACCES, ...).
  * @throws {TypeError} on invalid options.
  */
-export function spawnSupervised(command: string, args: readonly string[] = [], options: SpawnOptions = {}): Supervised {
+export function spawnSupervised(command: string, args: readonly string[] = [], options: InitSpawnOptions = {}): Supervised {
   const { req, grace, rewrite, killSignal, modes } = normaliseSpawn(command, args, options);
   const dump = normaliseDump(options.dump);
   const parentEnds: [number, number, number] = [-1, -1, -1];
