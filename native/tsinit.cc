@@ -142,6 +142,19 @@ void OnSigpipe(int, siginfo_t* info, void*) {
   if (g_pipe_async != nullptr) uv_async_send(g_pipe_async);  // async-signal-safe
 }
 
+// Start-up signals: between Node's start and the signal watchers, a handler
+// that only records which signals arrived (one bit each, lock-free, so
+// async-signal-safe), for the CLI to hand on to the child once it runs.
+std::atomic<uint64_t> g_recorded{0};
+
+void OnRecord(int sig, siginfo_t*, void*) {
+  if (sig >= 1 && sig <= kMaxSignal) g_recorded.fetch_or(uint64_t{1} << (sig - 1));
+}
+
+// The resources spawn can set in the child, in the order of its `limits` argument.
+constexpr int kLimitResources[] = {RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS};
+constexpr int kLimitCount = 3;
+
 struct Addon : public Napi::Addon<Addon> {
   Napi::FunctionReference on_signal;
   // By signal number. A plain table: gcc 12's std::unordered_map would need
@@ -172,18 +185,23 @@ struct Addon : public Napi::Addon<Addon> {
         InstanceMethod("exitNow", &Addon::ExitNow),
         InstanceMethod("pipe", &Addon::Pipe),
         InstanceMethod("tryWrite", &Addon::TryWrite),
+        InstanceMethod("claimSignals", &Addon::ClaimSignals),
+        InstanceMethod("takeRecordedSignals", &Addon::TakeRecordedSignals),
     });
   }
 
   // ---- spawn -------------------------------------------------------------
 
-  // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2], keep, pidEnv|null) -> pid
+  // spawn(file, argv, envp, cwd|null, pgroup, foreground, [fd0, fd1, fd2], keep, pidEnv|null, [nofile, nproc, as]?) -> pid
   // file, argv and envp entries are Buffers (exact bytes) or strings (UTF-8).
   // An fd of -1 leaves that descriptor closed in the child. `keep` lists
   // descriptors > 2 the child inherits at the same number (closed ones are
   // skipped); every other descriptor > 2 is closed. `pidEnv` names an
   // environment variable the child finds set to its own pid (the name must
-  // not be in envp); only the fork path can write it, after fork.
+  // not be in envp); only the fork path can write it, after fork. The limits
+  // are soft limits for the child (-1: inherited as they are); setting any
+  // takes the fork path, whose child calls setrlimit before exec (posix_spawn
+  // has no such step, and prlimit from here would race with the child's exec).
   Napi::Value Spawn(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string file = ToBytes(info[0]);
@@ -209,6 +227,15 @@ struct Addon : public Napi::Addon<Addon> {
       pid_env = info[8].As<Napi::String>().Utf8Value() + "=";
       pid_env.append(24, '\0');
     }
+    double limits[kLimitCount] = {-1, -1, -1};
+    bool any_limit = false;
+    if (info.Length() > 9 && info[9].IsArray()) {
+      Napi::Array a = info[9].As<Napi::Array>();
+      for (uint32_t i = 0; i < kLimitCount && i < a.Length(); i++) {
+        limits[i] = a.Get(i).As<Napi::Number>().DoubleValue();
+        if (limits[i] >= 0) any_limit = true;
+      }
+    }
 
     std::vector<char*> argv = ToPointers(argv_s);
     std::vector<char*> envp = ToPointers(envp_s);
@@ -217,9 +244,9 @@ struct Addon : public Napi::Addon<Addon> {
     // posix_spawn when libc can do every step inside it, else fork.
     const OptionalLibc& libc = Libc();
     bool by_fork = (foreground && libc.addtcsetpgrp_np == nullptr) || (!cwd.empty() && libc.addchdir_np == nullptr) ||
-                   !pid_env.empty();
+                   !pid_env.empty() || any_limit;
     pid_t pid = -1;
-    int err = by_fork ? SpawnFork(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, keep, pid_env, &pid)
+    int err = by_fork ? SpawnFork(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, keep, pid_env, limits, &pid)
                       : SpawnPosix(file, argv.data(), envp.data(), cwd, pgroup, foreground, fds, keep, &pid);
     if (err != 0) {
       ErrnoError(env, err, "posix_spawnp", file).ThrowAsJavaScriptException();
@@ -374,14 +401,14 @@ struct Addon : public Napi::Addon<Addon> {
 
   // The fork path, for what this libc's posix_spawn cannot do: make the child
   // the terminal's foreground group (glibc < 2.35, musl), change its
-  // directory (glibc < 2.29), or give it an environment variable holding its
-  // own pid (known only once it exists). Signals stay blocked from before
-  // fork until the child's exec; an exec error travels back through a
-  // close-on-exec pipe. Between fork and exec the child calls
-  // async-signal-safe functions only.
+  // directory (glibc < 2.29), give it an environment variable holding its
+  // own pid (known only once it exists), or give it other soft resource
+  // limits. Signals stay blocked from before fork until the child's exec; an
+  // exec error travels back through a close-on-exec pipe. Between fork and
+  // exec the child calls async-signal-safe functions only.
   static int SpawnFork(const std::string& file, char** argv, char** envp, const std::string& cwd,
                        bool pgroup, bool foreground, const int fds[3], const std::vector<int>& keep,
-                       std::string& pid_env, pid_t* pid) {
+                       std::string& pid_env, const double limits[kLimitCount], pid_t* pid) {
     std::vector<int> leaks;  // for a kernel without close_range (< 5.11)
     InheritableFds(&leaks);
     int pipefd[2];
@@ -427,6 +454,17 @@ struct Addon : public Napi::Addon<Addon> {
       }
       if (!pid_env.empty()) WritePid(&pid_env[0], getpid());
       if (e == 0 && !cwd.empty() && chdir(cwd.c_str()) != 0) e = errno;
+      for (int i = 0; i < kLimitCount && e == 0; i++) {
+        if (limits[i] < 0) continue;
+        struct rlimit rl;
+        if (getrlimit(kLimitResources[i], &rl) != 0) {
+          e = errno;
+          break;
+        }
+        rlim_t soft = static_cast<rlim_t>(limits[i]);
+        rl.rlim_cur = soft < rl.rlim_max ? soft : rl.rlim_max;
+        if (setrlimit(kLimitResources[i], &rl) != 0) e = errno;
+      }
       if (e == 0) {
         sigset_t none;
         sigemptyset(&none);
@@ -574,6 +612,53 @@ struct Addon : public Napi::Addon<Addon> {
   }
 
   static void FreeWatcher(uv_handle_t* h) { delete reinterpret_cast<SignalWatcher*>(h->data); }
+
+  // claimSignals([signum, ...]) -> [previous, ...]: installs the recording
+  // handler on each signal (replaced later by its watcher) and says what was
+  // there before, read in the same sigaction call so nothing slips between:
+  // 0 default, 1 ignored, 2 a handler, 3 a one-shot handler (SA_RESETHAND,
+  // as Node installs for SIGINT and SIGTERM), -1 the C library refused.
+  Napi::Value ClaimSignals(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array in = info[0].As<Napi::Array>();
+    Napi::Array out = Napi::Array::New(env, in.Length());
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = OnRecord;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    for (uint32_t i = 0; i < in.Length(); i++) {
+      int signum = in.Get(i).As<Napi::Number>().Int32Value();
+      struct sigaction old;
+      memset(&old, 0, sizeof old);
+      int previous = -1;
+      if (signum >= 1 && signum <= kMaxSignal && sigaction(signum, &sa, &old) == 0) {
+        if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL) {
+          previous = 0;
+        } else if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN) {
+          previous = 1;
+        } else {
+          previous = (old.sa_flags & SA_RESETHAND) ? 3 : 2;
+        }
+      }
+      out.Set(i, Napi::Number::New(env, previous));
+    }
+    return out;
+  }
+
+  // takeRecordedSignals() -> [signum, ...] caught by the recording handler
+  // since the last call, ascending.
+  Napi::Value TakeRecordedSignals(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t bits = g_recorded.exchange(0);
+    std::vector<int> sigs;
+    for (int sig = 1; sig <= kMaxSignal; sig++) {
+      if (bits & (uint64_t{1} << (sig - 1))) sigs.push_back(sig);
+    }
+    Napi::Array arr = Napi::Array::New(env, sigs.size());
+    for (size_t i = 0; i < sigs.size(); i++) arr.Set(static_cast<uint32_t>(i), Napi::Number::New(env, sigs[i]));
+    return arr;
+  }
 
   // unwatchSignal(signum): the signal returns to the disposition Node expects:
   // SIGPIPE ignored, everything else default (libuv's behaviour on stop).

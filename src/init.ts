@@ -19,8 +19,9 @@ import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
 import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs, startTimeOf } from './proc';
 import { guardInspector } from './inspector-guard';
-import { closeInherited, forwardsSocketActivation, inheritedFds, INHERITED_FDS_VARIABLE, LISTEN_PID } from './inherited-fds';
+import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
+import { startupSignals, stashedLimits } from './startup';
 import { forwardableSignals, signalName, toSignalNumber } from './signals';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
@@ -28,7 +29,7 @@ import type { Outsider } from './survey';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
 import { describeIn, wait, type Wait } from './durations';
-import { childEnvironmentEntries, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
+import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 
 const SIGINT = 2;
 const SIGKILL = 9;
@@ -50,9 +51,7 @@ export { STASHED_NODE_OPTIONS, STASHED_PPID };
 export function childEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = { ...env };
   const stashed = out[STASHED_NODE_OPTIONS];
-  delete out[STASHED_NODE_OPTIONS];
-  delete out[STASHED_PPID];
-  delete out[INHERITED_FDS_VARIABLE];
+  for (const name of PRIVATE) delete out[name];
   if (stashed !== undefined) out['NODE_OPTIONS'] = stashed.slice(1); // stored with an 'x' prefix
   return out;
 }
@@ -119,6 +118,11 @@ class Init {
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
     // and nothing sent to tsinit is lost; signals before the spawn are queued.
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
+    // Signals that came before the watchers (src/startup.ts): queued like those after.
+    for (const signum of startupSignals(this.env)) {
+      this.log.debug('signal', `received ${signalName(signum)} during start-up`);
+      this.pending.push(signum);
+    }
     guardInspector(this.log);
     this.setUpProcess();
     if (!procUsable) {
@@ -180,6 +184,7 @@ class Init {
         foreground: this.foreground,
         rewrite: o.rewrite,
         dump: o.dumpSignal === null ? undefined : { signal: o.dumpSignal, seconds: o.dumpSeconds },
+        limits: stashedLimits(this.env), // the soft limits the bin raised for Node, given back
       });
     } catch (err) {
       const e = err as SpawnError;

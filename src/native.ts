@@ -18,9 +18,10 @@ export interface NativeCore {
    * Buffers are passed as their bytes, strings as UTF-8. `keep`: descriptors > 2
    * the child inherits at the same number (every other one > 2 is closed).
    * `pidEnv`: a variable (absent from envp) the child finds set to its own pid; forces a fork.
+   * `limits`: soft RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS for the child (-1: inherited); any set takes the fork path.
    */
   spawn(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>, cwd: string | Buffer | null, pgroup: boolean,
-    foreground: boolean, stdio: [number, number, number], keep: number[], pidEnv: string | null): number;
+    foreground: boolean, stdio: [number, number, number], keep: number[], pidEnv: string | null, limits?: [number, number, number]): number;
   setSignalHandler(fn: (signum: number) => void): void;
   watchSignal(signum: number, keepAlive: boolean): void;
   unwatchSignal(signum: number): void;
@@ -46,6 +47,14 @@ export interface NativeCore {
    * except to a socket) or -errno (-EAGAIN: it would have blocked).
    */
   tryWrite(fd: number, data: Buffer): number;
+  /**
+   * Puts a handler that only records arrivals on each signal; returns what
+   * each had before: 0 default, 1 ignored, 2 a handler, 3 a one-shot
+   * (SA_RESETHAND) handler, -1 refused by the C library.
+   */
+  claimSignals(signums: number[]): number[];
+  /** Signals the recording handler caught since the last call, ascending. */
+  takeRecordedSignals(): number[];
 }
 
 let core: NativeCore | undefined;

@@ -15,6 +15,11 @@ export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
 export const STASHED_PPID = '__TSINIT_PPID';
 /** The descriptors tsinit inherited, recorded by the bin (see inherited-fds.ts, whose INHERITED_FDS_VARIABLE names it too). */
 export const STASHED_FDS = '__TSINIT_FDS';
+/** Start-up signals and raised limits (see startup.ts, which names them too). */
+export const STASHED_SIGNALS = '__TSINIT_SIGNALS';
+export const STASHED_LIMITS = '__TSINIT_RLIMITS';
+/** Every variable the bin uses to carry state past `exec node`: none reaches the child. */
+export const PRIVATE: readonly string[] = [STASHED_NODE_OPTIONS, STASHED_PPID, STASHED_FDS, STASHED_SIGNALS, STASHED_LIMITS];
 
 const NUL = 0;
 const EQUALS = 0x3d;
@@ -94,7 +99,7 @@ export function childEnvironmentEntries(env: readonly Buffer[]): Buffer[] {
       out.push(Buffer.concat([Buffer.from('NODE_OPTIONS='), value]));
       continue;
     }
-    if (isNamed(e, STASHED_NODE_OPTIONS) || isNamed(e, STASHED_PPID) || isNamed(e, STASHED_FDS)) continue;
+    if (PRIVATE.some((name) => isNamed(e, name))) continue;
     if (stash !== undefined && isNamed(e, 'NODE_OPTIONS')) continue;
     out.push(e);
   }
@@ -147,10 +152,12 @@ export function restartRequest(flag: string | undefined, env: NodeJS.ProcessEnv 
     const nodeOptions = raw.env.find((e) => isNamed(e, 'NODE_OPTIONS'));
     envp = raw.env.filter((e) => !isNamed(e, 'NODE_OPTIONS'));
     if (nodeOptions !== undefined) envp.push(stashEntry(nodeOptions.subarray('NODE_OPTIONS='.length)));
-    // Set by the bin in process.env, which /proc/self/environ does not show.
-    for (const name of [STASHED_PPID, STASHED_FDS]) {
+    // Set or changed by the bin in process.env, which /proc/self/environ does not show.
+    for (const name of [STASHED_PPID, STASHED_FDS, STASHED_SIGNALS]) {
       const value = env[name];
-      if (value !== undefined && !envp.some((e) => isNamed(e, name))) envp.push(Buffer.from(`${name}=${value}`));
+      if (value === undefined) continue;
+      envp = envp.filter((e) => !isNamed(e, name));
+      envp.push(Buffer.from(`${name}=${value}`));
     }
   } else {
     const execArgv = process.execArgv.slice();

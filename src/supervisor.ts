@@ -129,6 +129,12 @@ export class SpawnError extends Error {
   }
 }
 
+/** Options of the init's own spawn: {@link SpawnOptions} plus what only the CLI needs. @internal */
+export interface InitSpawnOptions extends SpawnOptions {
+  /** Soft RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS for the child (-1: inherited). */
+  limits?: [number, number, number];
+}
+
 /** Normalised spawn request (the native layer's input). */
 interface NativeSpawn {
   file: Bytes;
@@ -142,6 +148,7 @@ interface NativeSpawn {
   keep: number[];
   /** Variable set to the child's own pid (absent from envp). */
   pidVariable: string | null;
+  limits?: [number, number, number];
 }
 
 /** A string (UTF-8) or exact bytes, as the native spawn takes them. */
@@ -197,7 +204,7 @@ function describeSpawnError(file: string, code: string): string {
 function nativeSpawn(req: NativeSpawn): number {
   const core = native();
   const attempt = (file: Bytes, argv: Bytes[]): number =>
-    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio, req.keep, req.pidVariable);
+    core.spawn(file, argv, req.envp, req.cwd, req.group, req.foreground, req.stdio, req.keep, req.pidVariable, req.limits);
   try {
     try {
       return attempt(req.file, req.argv);
@@ -560,7 +567,7 @@ const lazyStream = (): typeof import('node:stream') => require('node:stream') as
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Normalised request for {@link spawnSupervised}. */
-export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: SpawnOptions): {
+export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: InitSpawnOptions): {
   req: NativeSpawn; grace: number; rewrite: Map<number, number>; killSignal: number;
   /** The three stdio modes; 'pipe' entries have fd -1 in `req.stdio` until the pipes exist. */
   modes: readonly [StdioOption, StdioOption, StdioOption];
@@ -571,7 +578,8 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
   if (!isBytes(command) || command.length === 0) throw new TypeError('command must be a non-empty string');
   if (!Array.isArray(args) || !args.every(isBytes)) throw new TypeError('args must be an array of strings');
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw new TypeError('options must be an object');
-  checkOptionNames(options);
+  const { limits: _limits, ...publicOptions } = options; // limits: the init's own, never a library caller's
+  checkOptionNames(publicOptions);
   const grace = checkSeconds(options.grace, 'grace', DEFAULT_GRACE_SECONDS);
   const one: unknown = options.stdio ?? 'inherit';
   const stdio = (typeof one === 'string' ? [one, one, one] : one) as readonly unknown[];
@@ -613,6 +621,7 @@ export function normaliseSpawn(command: Bytes, args: readonly Bytes[], options: 
       group,
       foreground: group && (options.foreground ?? false) && fds[0] === 0,
       stdio: fds,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     },
     grace,
     rewrite: normaliseRewrite(options.rewrite),
@@ -635,7 +644,7 @@ function normaliseDump(d: SpawnOptions['dump']): { signal: number; seconds: numb
  * @throws {Error} an AbortError (code ABORT_ERR) when `signal` is already aborted.
  * @throws {TypeError} on invalid options.
  */
-export function spawnSupervised(command: Bytes, args: readonly Bytes[] = [], options: SpawnOptions = {}): Supervised {
+export function spawnSupervised(command: Bytes, args: readonly Bytes[] = [], options: InitSpawnOptions = {}): Supervised {
   const { req, grace, rewrite, killSignal, modes, timeout, abort } = normaliseSpawn(command, args, options);
   const dump = normaliseDump(options.dump);
   if (abort?.aborted === true) throw abortError(abort);
@@ -713,6 +722,8 @@ export function spawn(command: string | Buffer, argsOrOptions?: ReadonlyArray<st
   const args = Array.isArray(argsOrOptions) ? argsOrOptions as ReadonlyArray<string | Buffer> : [];
   const given = Array.isArray(argsOrOptions) ? maybeOptions : argsOrOptions as SpawnOptions | undefined;
   const options = given === undefined ? {} : given;
+  // The init's own options (resource limits) are not the library's: checked here, before the init's path.
+  if (options !== null && typeof options === 'object') checkOptionNames(options);
   try {
     return spawnSupervised(command, args, options);
   } catch (err) {
