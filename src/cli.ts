@@ -24,6 +24,13 @@ function print(fd: number, text: string): void {
   try { writeSync(fd, text); } catch { /* a closed stream loses the text, nothing more */ }
 }
 
+// What bin/tsinit needs before main(), from this one bundled file: the
+// start-up signal recorder, the inherited descriptors, the in-place restart.
+export { claimStartupSignals, stashSignals, takeRecordedSignals } from './startup';
+export { detectInheritedFds, parseFdList } from './inherited-fds';
+export { restartRequest } from './raw-invocation';
+export { native } from './native';
+
 /** The version in package.json. */
 export function version(): string {
   return (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -45,8 +52,9 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
     options = parseCommandLine(argv, env);
     if (options.action === 'run' && options.procfile !== null) services = lazyServices().loadProcfile(options.procfile);
   } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    print(2, `tsinit: ${escapeControls(err.message)}\nTry 'tsinit --help' for more information.\n`);
+    // By code, not class: the services init (dist/services.js) is a module graph of its own.
+    if (!(err instanceof UsageError) && (err as { code?: unknown }).code !== 'ERR_TSINIT_USAGE') throw err;
+    print(2, `tsinit: ${escapeControls((err as Error).message)}\nTry 'tsinit --help' for more information.\n`);
     process.exit(STATUS_USAGE);
   }
   switch (options.action) {

@@ -27,6 +27,7 @@ import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntr
 import { superviseAll, type ServiceGroup } from './service';
 import { subscribe } from './signal-hub';
 import { forwardableSignals, signalName, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
+import { startupSignals } from './startup';
 import { StopReport } from './stop-report';
 import { PIPE_LINGER_MS, SpawnError } from './supervisor';
 import { terminationLogPath } from './termination-log';
@@ -111,6 +112,8 @@ class ServicesInit {
       serviceOf: (p) => this.serviceOf(p),
     });
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
+    // Signals that came before the watchers (src/startup.ts): queued like those after.
+    this.pending.push(...startupSignals(this.env));
     guardInspector(this.log);
     this.setUpProcess();
     claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
