@@ -10,6 +10,7 @@ import { runInit } from './init';
 import { native } from './native';
 import { Logger } from './log';
 import { parseCommandLine, UsageError, USAGE } from './options';
+import { warnAboutWrapperPid1 } from './pid1-check';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -59,5 +60,10 @@ export function main(argv: readonly string[] = process.argv.slice(2), env: NodeJ
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  runInit(options, log, env, () => { childStarted = true; }).then((code) => native().exitNow(code));
+  runInit(options, log, env, () => {
+    childStarted = true;
+    // The child already runs: is PID 1 a wrapper that eats stop signals? (two
+    // small /proc reads; done now so that even a child that exits at once gets it said)
+    warnAboutWrapperPid1(log);
+  }).then((code) => native().exitNow(code));
 }
