@@ -17,6 +17,7 @@ import type { ProcfileEntry } from './procfile';
 // the single-child path never pays for them at start-up.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const lazyServices = (): typeof import('./services') => require('./services') as typeof import('./services');
+import { warnAboutWrapperPid1 } from './pid1-check';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -99,7 +100,12 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
   });
   // Every write of tsinit's is synchronous, so nothing is left to flush: skip
   // Node's teardown and exit the moment the status is known.
-  const started = (): void => { childStarted = true; };
+  const started = (): void => {
+    childStarted = true;
+    // The child already runs: is PID 1 a wrapper that eats stop signals? (two
+    // small /proc reads; done now so that even a child that exits at once gets it said)
+    warnAboutWrapperPid1(log);
+  };
   const running = services === undefined ? runInit(options, log, env, started, raw) : lazyServices().runServices(options, services, log, env, started);
   running.then((code) => {
     log.flush(); // lines dropped at the end are at least counted

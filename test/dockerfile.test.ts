@@ -1,17 +1,14 @@
 /**
- * Dockerfile.example, run without a Docker engine: its ENTRYPOINT and CMD,
- * with its ENV, WORKDIR, COPY, USER and STOPSIGNAL, parsed from the file and
- * run as PID 1 of fresh PID and mount namespaces against a global install of
- * the packed tarball (standing in for the RUN line's install from the registry).
+ * Dockerfile.example, read as text: the promises the file makes (exec form,
+ * pinned install, non-root user, stop signal and grace). The image it
+ * describes is built and run by a real container engine in
+ * test/engine.test.ts.
  */
-import { chmodSync, cpSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
-import * as http from 'node:http';
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, findOnPath, killStarted, mustRun, packForRelease, ROOT, slimBin, startCommand, type Packed } from './pack-helpers';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from './pack-helpers';
 import { parseSignal } from '../src/signals';
-
-afterEach(killStarted);
 
 /** One instruction of a Dockerfile: keyword (upper case) and the rest of its logical line. */
 interface Instruction { keyword: string; rest: string }
@@ -105,9 +102,6 @@ function readImage(file: string): Image {
 }
 
 const DOCKERFILE = path.join(ROOT, 'Dockerfile.example');
-const CONTEXT = path.join(ROOT, 'test', 'fixtures', 'docker');
-const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
-const SETPRIV = findOnPath('setpriv') ?? '/usr/bin/setpriv';
 /** Users of the official node images. */
 const USERS: Record<string, number> = { root: 0, node: 1000 };
 /** Docker's default stop timeout (docker stop, Compose), seconds. */
@@ -135,71 +129,5 @@ describe('Dockerfile.example', () => {
     expect(parseSignal(image.stopSignal!)).toBeDefined();
     const grace = Number(image.env['TSINIT_GRACE'] ?? 30);
     expect(grace).toBeLessThan(DOCKER_STOP_TIMEOUT);
-  });
-});
-
-describe('Dockerfile.example\'s ENTRYPOINT and CMD, run against the packed tarball', () => {
-  let packed: Packed;
-  let prefix: string;
-  let rootfs: string;
-  let slim: string;
-
-  beforeAll(async () => {
-    packed = await packForRelease();
-    chmodSync(packed.tmp, 0o755); // the image's user must reach the install
-    slim = slimBin(path.join(packed.tmp, 'slim-bin'));
-    prefix = path.join(packed.tmp, 'usr-local');
-    // The RUN line's `npm install --global node-tsinit@VERSION`, from the tarball, with no compiler on PATH.
-    await mustRun('npm', ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', packed.tarball],
-      { env: cleanEnv({ PATH: slim }), timeoutMs: 180_000 });
-    // The COPY lines, from the build context into a stand-in for the image's filesystem.
-    rootfs = path.join(packed.tmp, 'rootfs');
-    for (const c of image.copies) {
-      const dest = path.join(rootfs, path.posix.resolve(c.workdir, c.dest));
-      mkdirSync(dest, { recursive: true });
-      for (const s of c.sources) cpSync(path.join(CONTEXT, s), path.join(dest, path.basename(s)));
-    }
-    mkdirSync(path.join(rootfs, image.workdir), { recursive: true });
-    chmodSync(rootfs, 0o755);
-  }, 320_000);
-  afterAll(() => packed?.remove());
-
-  it('copies what the service needs', () => {
-    expect(readdirSync(path.join(rootfs, image.workdir)).sort()).toEqual(['package-lock.json', 'package.json', 'server.js']);
-  });
-
-  it('serves as a non-root child of tsinit (PID 1), then stops cleanly on STOPSIGNAL with status 0', async () => {
-    const uid = USERS[image.user!]!;
-    // The container's environment: its PATH (global bin first) plus the ENV lines.
-    // PORT=0 stands for `docker run -e PORT=...`: a free port on this shared host.
-    const env: NodeJS.ProcessEnv = { PATH: `${path.join(prefix, 'bin')}:${slim}`, HOME: '/tmp', ...image.env, PORT: '0' };
-    const argv = [...image.entrypoint, ...image.cmd];
-    const c = startCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      SETPRIV, `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', ...argv],
-    { cwd: path.join(rootfs, image.workdir), env, timeoutMs: 60_000 });
-    const port = Number((await c.waitFor(/listening on (\d+)/, 30_000))[1]);
-
-    const body = await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/', timeout: 10_000 }, (res) => {
-        let b = '';
-        res.on('data', (d: Buffer) => { b += d.toString(); });
-        res.on('end', () => resolve(b));
-      }).on('error', reject);
-    });
-    const info = JSON.parse(body) as { ppid: number; uid: number; pid1: string; env: { NODE_ENV: string; NODE_OPTIONS: string | null } };
-    expect(info.ppid).toBe(1);
-    expect(info.pid1).toMatch(/\/bin\/tsinit -- node server\.js$/);
-    expect(info.uid).toBe(uid);
-    expect(info.env.NODE_ENV).toBe(image.env['NODE_ENV']);
-    expect(info.env.NODE_OPTIONS).toBe(image.env['NODE_OPTIONS'] ?? null);
-
-    // `docker stop`: STOPSIGNAL to PID 1 (tsinit's pid on this side of the namespace).
-    const tsinitPid = Number(readFileSync(`/proc/${c.proc.pid}/task/${c.proc.pid}/children`, 'utf8').trim().split(' ')[0]);
-    expect(tsinitPid).toBeGreaterThan(0);
-    process.kill(tsinitPid, parseSignal(image.stopSignal!)!);
-    const r = await c.result;
-    expect(r.timedOut).toBe(false);
-    expect(r.stdout).toMatch(/SIGTERM: closing\s+closed/);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
   });
 });

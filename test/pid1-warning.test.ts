@@ -1,0 +1,65 @@
+/**
+ * When PID 1 of tsinit's namespace is a shell, node or a package manager
+ * (the `npx tsinit` / `npm start` / shell-form ENTRYPOINT bug), tsinit says
+ * so once, naming PID 1 and the ENTRYPOINT to use; otherwise it says nothing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { killAll, run, startBounded, TSINIT } from './helpers';
+import { findOnPath } from './pack-helpers';
+import { wrapperName } from '../src/pid1-check';
+
+afterEach(killAll);
+
+const NS = ['--pid', '--fork', '--mount-proc', '--kill-child'];
+const WARNING = /tsinit: warning: PID 1 is (\S+) .*ENTRYPOINT \["tsinit", "--"\]/;
+
+async function inNamespace(argv: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const r = await startBounded('unshare', [...NS, ...argv], { timeoutMs: 20_000 }).result;
+  expect(r.timedOut).toBe(false);
+  return r;
+}
+
+describe('warning when PID 1 is not tsinit but a wrapper', () => {
+  it('PID 1 `sh -c "tsinit -- ...; ..."` (not exec): one warning naming sh', async () => {
+    const r = await inNamespace(['sh', '-c', `"${TSINIT}" -- true; exit $?`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(new RegExp(WARNING, 'g'))).toHaveLength(1);
+    expect(r.stderr.match(WARNING)![1]).toBe('sh');
+  });
+
+  it('PID 1 `node wrapper` spawning tsinit: a warning naming node', async () => {
+    const wrapper = `require("child_process").spawnSync(${JSON.stringify(TSINIT)}, ["--", "true"], { stdio: "inherit" })`;
+    const r = await inNamespace([process.execPath, '-e', wrapper]);
+    expect(r.stderr.match(WARNING)?.[1]).toBe('node');
+  });
+
+  it('tsinit as PID 1: no warning', async () => {
+    const r = await run(['--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/PID 1 is/);
+  });
+
+  it.skipIf(findOnPath('tini') === undefined)('PID 1 another init (tini): no warning', async () => {
+    const r = await inNamespace([findOnPath('tini')!, '-s', '--', TSINIT, '--', 'true']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/PID 1 is/);
+  });
+
+  it('outside a fresh namespace (PID 1 is this machine\'s init): no warning', async () => {
+    const r = await run(['--', 'true'], { pid1: false });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/PID 1 is/);
+  });
+
+  it('names npm, npx, yarn, pnpm, shells and node; not inits or tsinit\'s own launcher', () => {
+    expect(wrapperName(['npm exec tsinit -- node app.js'])).toBe('npm');
+    expect(wrapperName(['/usr/bin/node', '/usr/lib/node_modules/npm/bin/npx-cli.js', 'tsinit'])).toBe('npx');
+    expect(wrapperName(['node', '/usr/local/bin/yarn.js', 'start'])).toBe('yarn');
+    expect(wrapperName(['/bin/bash', '-c', 'tsinit -- app'])).toBe('bash');
+    expect(wrapperName(['node', 'wrapper.js'])).toBe('node');
+    expect(wrapperName(['node', '/usr/local/bin/tsinit', '--', 'app'])).toBeUndefined();
+    expect(wrapperName(['/sbin/init'])).toBeUndefined();
+    expect(wrapperName(['/usr/lib/systemd/systemd', '--system'])).toBeUndefined();
+    expect(wrapperName(['/sbin/tini', '--', 'tsinit'])).toBeUndefined();
+  });
+});
