@@ -17,29 +17,21 @@ import { claimAllChildren, type WaitEvent } from './children';
 import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
 import { Level, type Logger } from './log';
 import type { CliOptions } from './options';
-import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs, startTimeOf } from './proc';
+import { procIsOurs, startTimeOf } from './proc';
 import { guardInspector } from './inspector-guard';
 import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
 import { startupSignals, stashedLimits } from './startup';
-import { forwardableSignals, signalName, toSignalNumber } from './signals';
+import { forwardableSignals, JOB_CONTROL_STOPS, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, signalName, toSignalNumber } from './signals';
+import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
 import type { Outsider } from './survey';
 import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
 import { terminationLogPath } from './termination-log';
-import { describeIn, wait, type Wait } from './durations';
 import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 
-const SIGINT = 2;
-const SIGKILL = 9;
-const SIGTERM = 15;
-const SIGCONT = 18;
-const SIGSTOP = 19;
-const JOB_STOP = new Set([20, 21, 22]); // SIGTSTP SIGTTIN SIGTTOU
 
-/** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
-const AFTER_KILL_MS = 5000;
 
 export { STASHED_NODE_OPTIONS, STASHED_PPID };
 
@@ -85,8 +77,8 @@ class Init {
   private readonly ownPgrp = this.core.getpgid(0);
   private foreground = false;
   private pending: number[] = [];
-  private drainTimer: Wait | undefined;
-  private killedLeftovers = false;
+  /** What is left when the child is gone: SIGTERM, SIGKILL at the deadline (see leftovers.ts). */
+  private drain!: LeftoverDrain;
   private finishResolve!: (status: number) => void;
   private stopSignalAt: number | undefined;
   /** Survivor diagnoses, the timeline line, the termination message. */
@@ -114,6 +106,11 @@ class Init {
     this.report = new StopReport(this.log, {
       self: process.pid, pid1: this.pid1, grace: this.o.grace, procUsable,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
+    });
+    this.drain = new LeftoverDrain({
+      pid1: this.pid1, report: this.report, log: this.log, grace: this.o.grace, what: 'child exited',
+      group: () => (this.child !== undefined && this.child.group ? this.child.pgid : undefined),
+      finish: () => this.finish(),
     });
     // Watch every signal first: from here on SIGUSR1 can't start the inspector
     // and nothing sent to tsinit is lost; signals before the spawn are queued.
@@ -253,7 +250,7 @@ class Init {
     if (stop) this.report.forwarded(sent === 0 ? null : signalName(sent), target);
     if (sent === 0) log.info('forward', `received ${name}: dropped by rewrite`, { signal: name });
     else log.info('forward', `received ${name}: sent ${signalName(sent)} to ${target}`, { signal: name, sent: signalName(sent), target: child.group ? -child.pgid : child.pid });
-    if (JOB_STOP.has(signum) && !this.foreground && !this.pid1) {
+    if (JOB_CONTROL_STOPS.has(signum) && !this.foreground && !this.pid1) {
       // Stop with the child, so the shell that started tsinit sees its job stop.
       this.core.kill(process.pid, SIGSTOP);
     }
@@ -360,8 +357,7 @@ class Init {
     this.report.signalReceived(name);
     this.log.info('restart', `received ${name} while waiting to restart the child: not restarting, exiting`, { signal: name });
     // Whatever earlier runs left gets the stop too (as PID 1 the kernel kills it when tsinit exits).
-    this.signalLeftovers(signum);
-    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT));
+    this.drain.stopAll(signum);
     this.state = 'exited';
     const status = killedBy(signum);
     const code = remapStatus(status.status, this.o.expectExit);
@@ -374,63 +370,14 @@ class Init {
   private onSwept(more: boolean): void {
     if (this.state !== 'draining') return;
     if (!more) { this.finish(); return; }
-    if (this.drainTimer === undefined && !this.killedLeftovers) this.startDrain();
-  }
-
-  /** SIGTERM (and SIGCONT to a stopped one) to everything left, SIGKILL when the grace deadline passes. */
-  private startDrain(): void {
-    const child = this.child!;
-    const deadline = child.deadline ?? Date.now() + this.o.grace * 1000;
-    if (deadline - Date.now() <= 0) { this.killLeftovers(); return; }
-    const n = this.signalLeftovers(SIGTERM, true);
-    // Only a stopped leftover needs SIGCONT to act on the SIGTERM.
-    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT));
-    // Signalling thousands takes the kernel a while: the deadline stands, time what is left of it now.
-    const remaining = Math.max(0, deadline - Date.now());
-    this.log.info('drain', `child exited, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
-    this.report.drainStarted(n, remaining);
-    this.drainTimer = wait(remaining, () => this.killLeftovers());
-  }
-
-  /** Transition draining → killing leftovers: SIGKILL to all, then a bounded wait for the kernel. */
-  private killLeftovers(): void {
-    this.killedLeftovers = true;
-    this.drainTimer?.cancel();
-    this.report.drainKilling(); // takes the last look before the deadline: reads nothing
-    this.signalLeftovers(SIGKILL);
-    this.report.drainKilled(); // then says who was left, and why
-    this.drainTimer = wait(AFTER_KILL_MS, () => {
-      this.report.stuckAfterKill(AFTER_KILL_MS, () => this.finish());
-    });
-  }
-
-  /**
-   * Sends `signum` to every process tsinit is responsible for; returns how
-   * many it targeted when `count` (as PID 1 counted after the kill, so the
-   * count never delays it; undefined when /proc cannot tell).
-   */
-  private signalLeftovers(signum: number, count = false): number | undefined {
-    const { core, child } = this;
-    if (this.pid1) {
-      // kill(-1) reaches every process in the namespace but PID 1 itself.
-      core.kill(-1, signum);
-      return count ? (procIsOurs() ? countProcesses() - 1 : undefined) : 0;
-    }
-    // The child's group in one kill, then each other descendant: every process gets the signal once
-    // (a second SIGTERM means "hurry up" to many programs).
-    const group = child !== undefined && child.group ? child.pgid : undefined;
-    if (group !== undefined) core.kill(-group, signum);
-    if (!procIsOurs()) return undefined;
-    const descendants = descendantsOf(process.pid);
-    for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
-    return descendants.length;
+    this.drain.onLeft(this.child!.deadline);
   }
 
   /** Transition → exited. */
   private finish(): void {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    this.drainTimer?.cancel();
+    this.drain.cancel();
     const status = this.child!.exitStatus!;
     const code = remapStatus(status.status, this.o.expectExit);
     this.report.disarm();

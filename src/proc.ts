@@ -145,7 +145,24 @@ export function countProcesses(): number {
  */
 export function anyStopped(match: (p: ProcStat) => boolean): boolean {
   if (!procIsOurs()) return true;
-  return listProcesses().some((p) => p.state === 'T' && match(p));
+  // Streamed, one process at a time, stopping at the first hit: with
+  // thousands of processes no list of them is built.
+  try {
+    const dir = opendirSync('/proc');
+    try {
+      for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
+        const c = e.name.charCodeAt(0);
+        if (c < 48 || c > 57) continue;
+        const p = readStat(Number(e.name));
+        if (p !== undefined && p.state === 'T' && match(p)) return true;
+      }
+    } finally {
+      dir.closeSync();
+    }
+  } catch {
+    // /proc unreadable now: nothing seen
+  }
+  return false;
 }
 
 /** How long after a stop signal the stopped-process check is made once more. */

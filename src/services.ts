@@ -15,25 +15,23 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { claimAllChildren, sweep, type WaitEvent } from './children';
 import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
-import { describeIn, wait, type Wait } from './durations';
 import { guardInspector } from './inspector-guard';
 import { childEnvironment, STASHED_PPID } from './init';
 import { Level, type Logger } from './log';
 import { native } from './native';
 import { UsageError, type CliOptions } from './options';
 import { linePrefix, OutputSink, pipeLines } from './prefix';
-import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs, readStat } from './proc';
+import { readStat } from './proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 import { superviseAll, type ServiceGroup } from './service';
 import { subscribe } from './signal-hub';
-import { forwardableSignals, signalName, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
+import { forwardableSignals, signalName, SIGINT, SIGSTOP, SIGTERM, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
 import { startupSignals } from './startup';
+import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { PIPE_LINGER_MS, SpawnError } from './supervisor';
 import { terminationLogPath } from './termination-log';
 
-/** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
-const AFTER_KILL_MS = 5000;
 
 /** Process groups remembered for naming services in diagnoses (current runs and recent ones). */
 const MAX_GROUPS = 1000;
@@ -92,8 +90,8 @@ class ServicesInit {
   /** Output copies still running (each run of each service adds its two). */
   private readonly outputs = new Set<Promise<void>>();
   private result: { name: string; status: ExitStatus } | undefined;
-  private drainTimer: Wait | undefined;
-  private killedLeftovers = false;
+  /** What is left when every service is gone: SIGTERM, SIGKILL at the deadline (see leftovers.ts). */
+  private drain!: LeftoverDrain;
   private escalated = false;
 
   constructor(
@@ -110,6 +108,11 @@ class ServicesInit {
       self: process.pid, pid1: this.pid1, grace: this.o.grace,
       terminationLog: this.o.terminationLog ? terminationLogPath(this.env) : null,
       serviceOf: (p) => this.serviceOf(p),
+    });
+    this.drain = new LeftoverDrain({
+      pid1: this.pid1, report: this.report, log: this.log, grace: this.o.grace, what: 'services ended',
+      group: () => undefined, // each service's group is among tsinit's descendants
+      finish: () => { void this.finish(); },
     });
     subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
     // Signals that came before the watchers (src/startup.ts): queued like those after.
@@ -281,54 +284,14 @@ class ServicesInit {
   private onSwept(more: boolean): void {
     if (this.state !== 'draining') return;
     if (!more) { void this.finish(); return; }
-    if (this.drainTimer === undefined && !this.killedLeftovers) this.startDrain();
-  }
-
-  private startDrain(): void {
-    const deadline = this.group?.deadline ?? Date.now() + this.o.grace * 1000;
-    if (deadline - Date.now() <= 0) { this.killLeftovers(); return; }
-    const n = this.signalLeftovers(SIGTERM, true);
-    continueIfStopped(() => leftoverStopped(this.pid1), () => this.signalLeftovers(SIGCONT)); // only a stopped one needs it
-    // Signalling thousands takes the kernel a while: the deadline stands, time what is left of it now.
-    const remaining = Math.max(0, deadline - Date.now());
-    this.log.info('drain', `services ended, ${n ?? 'other'} ${n === undefined ? '' : 'other '}process(es) left: sent SIGTERM, SIGKILL ${describeIn(remaining / 1000)}`);
-    this.report.drainStarted(n, remaining);
-    this.drainTimer = wait(remaining, () => this.killLeftovers());
-  }
-
-  private killLeftovers(): void {
-    this.killedLeftovers = true;
-    this.drainTimer?.cancel();
-    this.report.drainKilling(); // takes the last look before the deadline: reads nothing
-    this.signalLeftovers(SIGKILL);
-    this.report.drainKilled(); // then says who was left, and why
-    this.drainTimer = wait(AFTER_KILL_MS, () => {
-      this.report.stuckAfterKill(AFTER_KILL_MS, () => { void this.finish(); });
-    });
-  }
-
-  /**
-   * `signum` to every process tsinit is responsible for; returns how many it
-   * targeted when `count` (as PID 1 counted after the kill, so the count
-   * never delays it; undefined when /proc cannot tell).
-   */
-  private signalLeftovers(signum: number, count = false): number | undefined {
-    const { core } = this;
-    if (this.pid1) {
-      core.kill(-1, signum);
-      return count ? (procIsOurs() ? countProcesses() - 1 : undefined) : 0;
-    }
-    if (!procIsOurs()) return undefined;
-    const descendants = descendantsOf(process.pid);
-    for (const p of descendants) core.kill(p.pid, signum);
-    return descendants.length;
+    this.drain.onLeft(this.group?.deadline);
   }
 
   /** Transition → exited, once the services' output is written. */
   private async finish(): Promise<void> {
     if (this.state === 'exited') return;
     this.state = 'exited';
-    this.drainTimer?.cancel();
+    this.drain.cancel();
     // A pipe still held open by some process that escaped must not hold the exit back for long.
     let linger: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all([...this.outputs]), new Promise<void>((r) => { linger = setTimeout(r, PIPE_LINGER_MS); })]);

@@ -419,8 +419,9 @@ export class StopReport {
   drainKilled(): void {
     const d = this.drain;
     if (d?.taken === undefined) return;
-    if (d.taken.look === undefined) {
-      // No look finished before the deadline (a loaded machine): the kill still happened.
+    // No look finished before the deadline (a loaded machine), or the one under way saw nobody yet.
+    if (d.taken.look === undefined || (d.taken.look.count === 0 && (d.taken.look.unexamined ?? 0) !== 0)) {
+      // The kill still happened: say so.
       if (this.seeing && d.count !== 0) {
         this.log.warn('escalate', 'process(es) outlived the grace period after the child exited: sent SIGKILL (which ones is unknown: no look at them finished before the deadline)', { phase: 'drain' });
       }
