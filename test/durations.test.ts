@@ -8,23 +8,15 @@ import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, parseCommandLine, type Supervised } from 'node-tsinit';
 import { killAll, sleep, start as startInit } from './helpers';
+import { killSpawned, spawnTracked } from './library-helpers';
 import { until } from './fixtures/util';
 import { MAX_TIMEOUT_MS, wait } from '../src/durations';
 
-const started = new Set<Supervised>();
-function startLib(...args: Parameters<typeof spawn>): Supervised {
-  const s = spawn(...args);
-  started.add(s);
-  return s;
-}
+const startLib = spawnTracked;
 
 afterEach(() => {
   vi.useRealTimers();
-  for (const s of started) {
-    if (s.pid <= 0) continue;
-    try { process.kill(s.group ? -s.pgid : s.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  started.clear();
+  killSpawned();
   killAll();
 });
 

@@ -6,6 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import { spawn, type Supervised } from 'node-tsinit';
 import { firstChildOf, killAll, startBounded } from './helpers';
 
 export const FIXTURES = path.join(__dirname, 'fixtures', 'library');
@@ -64,3 +65,23 @@ export async function runJson<T>(fixture: string, args: readonly string[] = [], 
 }
 
 export { sleep } from './helpers';
+
+/** Supervised children a test started in this process, for {@link killSpawned}. */
+const spawned = new Set<Supervised>();
+
+/** The library's spawn(), remembered so that {@link killSpawned} can clean up after the test. */
+export function spawnTracked(...args: Parameters<typeof spawn>): Supervised {
+  const s = spawn(...args);
+  spawned.add(s);
+  return s;
+}
+
+/** Leaves nothing behind (call in afterEach): SIGKILL every group a test started. */
+export function killSpawned(): void {
+  for (const s of spawned) {
+    if (s.pid <= 0) continue;
+    // Never our own group: a child started with group: false shares it.
+    try { process.kill(s.group ? -s.pgid : s.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  spawned.clear();
+}

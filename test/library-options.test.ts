@@ -10,21 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, type SpawnOptions, type Supervised } from 'node-tsinit';
+import { killSpawned, spawnTracked } from './library-helpers';
 
-const started = new Set<Supervised>();
 function start(command: string, args: readonly string[], options: SpawnOptions): Supervised {
-  const s = spawn(command, args, options);
-  started.add(s);
-  return s;
+  return spawnTracked(command, args, options);
 }
 
-afterEach(() => {
-  for (const s of started) {
-    if (s.pid <= 0) continue;
-    try { process.kill(s.group ? -s.pgid : s.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  started.clear();
-});
+afterEach(killSpawned);
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'tsinit-options-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

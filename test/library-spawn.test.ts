@@ -5,23 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, PIPE_LINGER_MS, type Supervised } from 'node-tsinit';
+import { killSpawned, spawnTracked } from './library-helpers';
 
-const started = new Set<Supervised>();
-function start(...args: Parameters<typeof spawn>): Supervised {
-  const s = spawn(...args);
-  started.add(s);
-  return s;
-}
-
-afterEach(() => {
-  // Leave nothing behind: SIGKILL every group a test started.
-  for (const s of started) {
-    if (s.pid <= 0) continue;
-    // Never our own group: a child started with group: false shares it.
-    try { process.kill(s.group ? -s.pgid : s.pid, 'SIGKILL'); } catch { /* gone */ }
-  }
-  started.clear();
-});
+const start = spawnTracked;
+afterEach(killSpawned);
 
 /** Text of a readable stream until it ends. */
 async function text(stream: NodeJS.ReadableStream | null): Promise<string> {
