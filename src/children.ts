@@ -14,9 +14,7 @@
  */
 import { native, type RawWait } from './native';
 import { subscribe, setKeepAlive } from './signal-hub';
-
-/** SIGCHLD's number on Linux. */
-const SIGCHLD = 17;
+import { SIGCHLD } from './signals';
 
 /** A decoded wait status. */
 export interface WaitEvent {

@@ -15,7 +15,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { descendantsOf, listProcesses, parseStat, readProcText, type ProcStat } from './proc';
-import { signalName } from './signals';
+import { DEFAULT_IGNORED, MAX_STANDARD_SIGNAL, signalName } from './signals';
 
 /**
  * Why a process outlives the stop signal.
@@ -109,8 +109,6 @@ const MAX_CMD = 256;
 const CLK_TCK = 100;
 /** PF_EXITING in /proc/PID/stat's flags. */
 const PF_EXITING = 0x4;
-/** Signals whose default action is to ignore: SIGCHLD, SIGCONT, SIGURG, SIGWINCH. */
-const DEFAULT_IGNORED = new Set([17, 18, 23, 28]);
 
 /** Parses a /proc signal mask (`0000000000004a02`) as a 64-bit set. */
 export function parseMask(hex: string | undefined): bigint {
@@ -318,7 +316,7 @@ export interface QuickCause {
  */
 export function quickCause(stat: string, ctx: StopContext): QuickCause | null | undefined {
   const sig = ctx.signal;
-  if (sig < 1 || sig > 31) return undefined;
+  if (sig < 1 || sig > MAX_STANDARD_SIGNAL) return undefined;
   const state = scanStat(stat);
   if (state === undefined) return undefined;
   const f = statNumbers;

@@ -7,12 +7,10 @@
  * @module
  */
 import { subscribe } from './signal-hub';
-import { forwardableSignals, NOT_FORWARDED, signalName, toSignalNumber, type SignalLike } from './signals';
+import {
+  forwardableSignals, JOB_CONTROL_STOPS, NOT_FORWARDED, SIGPROF, SIGUSR1, signalName, toSignalNumber, type SignalLike,
+} from './signals';
 import type { Supervised } from './supervisor';
-
-const SIGUSR1 = 10;
-const SIGPROF = 27;
-const JOB_STOP = [20, 21, 22]; // SIGTSTP SIGTTIN SIGTTOU
 
 /** Signals {@link forwardSignals} forwards when no `signals` option is given. */
 export const DEFAULT_FORWARDED_SIGNALS: readonly string[] = Object.freeze([
@@ -51,7 +49,7 @@ export function isForwarding(signum: number): boolean {
 
 function resolveSignals(signals: ForwardOptions['signals']): number[] {
   if (signals === 'all') {
-    const skip = new Set([SIGPROF, ...JOB_STOP]);
+    const skip = new Set([SIGPROF, ...JOB_CONTROL_STOPS]);
     return forwardableSignals().filter((n) => !skip.has(n));
   }
   const list = signals ?? DEFAULT_FORWARDED_SIGNALS;

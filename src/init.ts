@@ -22,7 +22,7 @@ import { guardInspector } from './inspector-guard';
 import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
 import { subscribe } from './signal-hub';
 import { startupSignals, stashedLimits } from './startup';
-import { forwardableSignals, JOB_CONTROL_STOPS, SIGCONT, SIGINT, SIGKILL, SIGSTOP, SIGTERM, signalName, toSignalNumber } from './signals';
+import { STOP_SIGNALS, forwardableSignals, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from './signals';
 import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
@@ -238,7 +238,7 @@ class Init {
       this.core.tcsetpgrp(0, child.pgid);
     }
     log.debug('signal', `received ${name}`, { signal: name });
-    const stop = signum === SIGTERM || signum === SIGINT;
+    const stop = STOP_SIGNALS.has(signum);
     if (stop && this.stopSignalAt === undefined) {
       this.stopSignalAt = Date.now();
       this.report.signalReceived(name, this.stopSignalAt);

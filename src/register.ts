@@ -24,9 +24,10 @@ import { isMainThread } from 'node:worker_threads';
 import { isForwarding } from './forward';
 import { startReaper, isPid1, type Reaper } from './reaper';
 import { subscribe } from './signal-hub';
+import { ENDING_SIGNALS, signalName } from './signals';
 
-/** Signals that end a Node process by default, and that PID 1 would otherwise survive. */
-const ENDING: ReadonlyMap<number, 'SIGHUP' | 'SIGINT' | 'SIGTERM'> = new Map([[1, 'SIGHUP'], [2, 'SIGINT'], [15, 'SIGTERM']]);
+/** The names of the ending signals, as `process` events know them. */
+const ENDING_NAMES: ReadonlySet<string> = new Set([...ENDING_SIGNALS].map(signalName));
 
 const STATE = Symbol.for('tsinit.register');
 
@@ -45,13 +46,13 @@ interface RegisterState {
 function exitOnSignalsWithoutListener(): void {
   const justHandled = new Set<string>();
   process.on('removeListener', (event: string | symbol) => {
-    if (typeof event !== 'string' || ![...ENDING.values()].includes(event as 'SIGTERM')) return;
+    if (typeof event !== 'string' || !ENDING_NAMES.has(event)) return;
     if (process.listenerCount(event) > 0 || justHandled.has(event)) return;
     justHandled.add(event);
     setImmediate(() => justHandled.delete(event)).unref();
   });
-  subscribe([...ENDING.keys()], (signum) => {
-    const name = ENDING.get(signum)!;
+  subscribe([...ENDING_SIGNALS], (signum) => {
+    const name = signalName(signum);
     // The program's listener, or its forwardSignals(), is in charge.
     if (process.listenerCount(name) > 0 || justHandled.has(name) || isForwarding(signum)) return;
     process.exit(128 + signum);

@@ -16,7 +16,7 @@
  * @module
  */
 import type { ExitStatus } from './exit-status';
-import { SIGINT, SIGTERM, toSignalNumber } from './signals';
+import { STOP_SIGNALS, toSignalNumber } from './signals';
 
 /** When a child is restarted. */
 export type RestartMode = 'no' | 'on-failure' | 'always';
@@ -88,7 +88,7 @@ export function isFailure(status: ExitStatus, sentByUs: ReadonlySet<number>): bo
  */
 export function isStop(received: number, sent: number): boolean {
   if (sent === 0) return false;
-  return received === SIGTERM || received === SIGINT || sent === SIGTERM || sent === SIGINT;
+  return STOP_SIGNALS.has(received) || STOP_SIGNALS.has(sent);
 }
 
 /** What to do after a run ended. */

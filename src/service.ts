@@ -16,7 +16,7 @@
 import { EventEmitter } from 'node:events';
 import type { ExitStatus } from './exit-status';
 import { formatRestartPolicy, isStop, NO_RESTART, parseRestartPolicy, RestartTracker, type RestartPolicy } from './restart';
-import { SIGINT, SIGTERM, signalName, toSignalNumber, type SignalLike } from './signals';
+import { STOP_SIGNALS, SIGTERM, signalName, toSignalNumber, type SignalLike } from './signals';
 import { normaliseRewrite, spawnSupervised, SpawnError, type SpawnOptions, type Supervised } from './supervisor';
 
 /** Options of {@link supervise}: those of `spawn`, plus a restart policy. */
@@ -363,7 +363,7 @@ export class ServiceGroup extends EventEmitter<ServiceGroupEvents> {
    * services it reached.
    */
   forward(signum: number): number {
-    const stop = signum === SIGTERM || signum === SIGINT;
+    const stop = STOP_SIGNALS.has(signum);
     if (stop && this.decided === undefined) this.decided = { name: '', status: { code: null, signal: null, status: 0 }, stopped: true };
     let n = 0;
     if (stop && this.stopDeadline === undefined) {

@@ -25,7 +25,7 @@ import { readStat } from './proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 import { superviseAll, type ServiceGroup } from './service';
 import { subscribe } from './signal-hub';
-import { forwardableSignals, signalName, SIGINT, SIGSTOP, SIGTERM, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
+import { STOP_SIGNALS, forwardableSignals, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
 import { startupSignals } from './startup';
 import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
@@ -254,7 +254,7 @@ class ServicesInit {
       log.debug('signal', `received ${name} while ${this.state}: the services are gone, nothing to forward`);
       return;
     }
-    const stop = signum === SIGTERM || signum === SIGINT;
+    const stop = STOP_SIGNALS.has(signum);
     if (stop) this.report.signalReceived(name);
     const n = group.forward(signum);
     const rewritten = this.o.rewrite.get(signum);

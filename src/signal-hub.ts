@@ -7,6 +7,7 @@
  * @module
  */
 import { errnoCode, native } from './native';
+import { LIBC_RESERVED_MAX, LIBC_RESERVED_MIN } from './signals';
 
 type Listener = (signum: number) => void;
 
@@ -16,8 +17,6 @@ interface Entry {
 }
 
 const entries = new Map<number, Entry>();
-/** The highest signal a C library reserves below SIGRTMIN (musl's 34; glibc stops at 33). */
-const LIBC_RESERVED_MAX = 34;
 /** Signals this process's C library refused to let anyone handle. */
 const libcReserved = new Set<number>();
 let installed = false;
@@ -58,7 +57,7 @@ export function subscribe(signums: readonly number[], fn: Listener, keepAlive = 
     try {
       core.watchSignal(signum, entry.keepAlive.size > 0);
     } catch (err) {
-      if (!(signum >= 32 && signum <= LIBC_RESERVED_MAX && errnoCode(err) === 'EINVAL')) throw err;
+      if (!(signum >= LIBC_RESERVED_MIN && signum <= LIBC_RESERVED_MAX && errnoCode(err) === 'EINVAL')) throw err;
       // The C library keeps this one for itself (glibc 32-33, musl 32-34):
       // nothing can handle it, so it is neither watched nor forwarded.
       libcReserved.add(signum);

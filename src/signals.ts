@@ -18,8 +18,14 @@ export const MAX_SIGNAL = 64;
 export const SIGHUP = 1;
 export const SIGINT = 2;
 export const SIGQUIT = 3;
+export const SIGILL = 4;
+export const SIGTRAP = 5;
+export const SIGABRT = 6;
+export const SIGBUS = 7;
+export const SIGFPE = 8;
 export const SIGKILL = 9;
 export const SIGUSR1 = 10;
+export const SIGSEGV = 11;
 export const SIGUSR2 = 12;
 export const SIGPIPE = 13;
 export const SIGALRM = 14;
@@ -30,12 +36,29 @@ export const SIGSTOP = 19;
 export const SIGTSTP = 20;
 export const SIGTTIN = 21;
 export const SIGTTOU = 22;
+export const SIGURG = 23;
 export const SIGXFSZ = 25;
 export const SIGPROF = 27;
 export const SIGWINCH = 28;
+export const SIGSYS = 31;
+/** Highest standard (non-real-time) signal: the masks in /proc/PID/stat stop here. */
+export const MAX_STANDARD_SIGNAL = 31;
+/** The first signal a C library may keep for itself below SIGRTMIN (glibc keeps 32-33, musl 32-34). */
+export const LIBC_RESERVED_MIN = 32;
+/** The last one (musl's 34). */
+export const LIBC_RESERVED_MAX = 34;
 
 /** The job-control stops a terminal sends: SIGTSTP, SIGTTIN, SIGTTOU. */
 export const JOB_CONTROL_STOPS: ReadonlySet<number> = new Set([SIGTSTP, SIGTTIN, SIGTTOU]);
+
+/** Signals whose default action is to ignore them: SIGCHLD, SIGCONT, SIGURG, SIGWINCH. */
+export const DEFAULT_IGNORED: ReadonlySet<number> = new Set([SIGCHLD, SIGCONT, SIGURG, SIGWINCH]);
+
+/** The stop signals: those that begin a stop with its grace deadline when forwarded. */
+export const STOP_SIGNALS: ReadonlySet<number> = new Set([SIGTERM, SIGINT]);
+
+/** Signals that end a Node process by default, and that a PID 1 would otherwise survive. */
+export const ENDING_SIGNALS: ReadonlySet<number> = new Set([SIGHUP, SIGINT, SIGTERM]);
 
 const STANDARD: ReadonlyArray<readonly [string, number]> = [
   ['SIGHUP', 1], ['SIGINT', 2], ['SIGQUIT', 3], ['SIGILL', 4], ['SIGTRAP', 5], ['SIGABRT', 6],
@@ -117,7 +140,7 @@ export function toSignalNumber(sig: SignalLike, allowZero = false): number {
  * caught. 32 and 33 belong to glibc.
  */
 export const NOT_FORWARDED: ReadonlySet<number> = new Set([
-  4, 5, 6, 7, 8, 9, 11, 17, 19, 31, 32, 33,
+  SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGSEGV, SIGCHLD, SIGSTOP, SIGSYS, LIBC_RESERVED_MIN, LIBC_RESERVED_MIN + 1,
 ]);
 
 /** Every signal number an init watches and forwards, in ascending order. */

@@ -22,7 +22,7 @@ import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status
 import { anyStopped, continueIfStopped } from './proc';
 import { searchPath } from './raw-invocation';
 import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, wait, type Wait } from './durations';
-import { signalName, toSignalNumber, SIGCONT, SIGINT, SIGKILL, SIGTERM, type SignalLike } from './signals';
+import { STOP_SIGNALS, signalName, toSignalNumber, SIGCONT, SIGKILL, SIGTERM, type SignalLike } from './signals';
 import {
   abortError, checkOptionNames, checkStdioOrder, normaliseAbortSignal, normaliseTimeout, stdioDescriptor,
   type StdioAt, type StdioMode, type StdioOption, type StdioSpec, type StdioStream,
@@ -447,7 +447,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   forward(signum: number): number {
     const to = this.rewrite.has(signum) ? this.rewrite.get(signum)! : signum;
     if (to === 0) return 0;
-    if (signum === SIGTERM || signum === SIGINT) this.beginStop(to, this.grace, 'forward');
+    if (STOP_SIGNALS.has(signum)) this.beginStop(to, this.grace, 'forward');
     else this.send(to);
     return to;
   }
