@@ -12,23 +12,11 @@
  * @internal
  * @module
  */
-import { native, type RawWait } from './native';
+import { isFinal, waitAny, waitPid, type WaitEvent } from './native';
 import { subscribe, setKeepAlive } from './signal-hub';
 import { SIGCHLD } from './signals';
 
-/** A decoded wait status. */
-export interface WaitEvent {
-  /** 'lost': another waitpid in this process reaped it first; its status is unknown. */
-  kind: 'exited' | 'killed' | 'stopped' | 'continued' | 'lost';
-  /** Exit code for 'exited', signal number for 'killed'/'stopped'/'continued', 0 for 'lost'. */
-  value: number;
-}
-
-const KINDS = ['exited', 'killed', 'stopped', 'continued'] as const;
-
-function decode(kind: number, value: number): WaitEvent {
-  return { kind: KINDS[kind] ?? 'exited', value };
-}
+export type { WaitEvent };
 
 type Handler = (ev: WaitEvent) => void;
 
@@ -60,7 +48,7 @@ export function own(pid: number, handler: Handler): void {
 
 function deliver(pid: number, ev: WaitEvent): void {
   const handler = owned.get(pid);
-  if (ev.kind === 'exited' || ev.kind === 'killed' || ev.kind === 'lost') owned.delete(pid);
+  if (isFinal(ev)) owned.delete(pid);
   if (handler !== undefined) handler(ev);
   else exclusive?.onOrphan(pid, ev);
 }
@@ -84,21 +72,20 @@ export function setOrphanSweep(fn: (() => void) | undefined): void {
 
 /** Collects every ready status now. Runs on SIGCHLD; safe to call any time. */
 export function sweep(): void {
-  const core = native();
   if (exclusive !== undefined) {
-    const { events, more } = core.reapAny();
-    for (let i = 0; i + 2 < events.length; i += 3) deliver(events[i]!, decode(events[i + 1]!, events[i + 2]!));
+    const { reaped, more } = waitAny();
+    for (const r of reaped) deliver(r.pid, r.event);
     updateKeepAlive();
     exclusive.onSwept(more);
     return;
   }
   for (const pid of [...owned.keys()]) {
-    let r: RawWait | null | undefined;
-    while ((r = core.reapPid(pid, true)) !== null && r !== undefined) {
-      deliver(pid, decode(r[0], r[1]));
-      if (r[0] <= 1) break;
+    let ev: WaitEvent | null | undefined;
+    while ((ev = waitPid(pid, true)) !== null && ev !== undefined) {
+      deliver(pid, ev);
+      if (isFinal(ev)) break;
     }
-    if (r === undefined && owned.has(pid)) {
+    if (ev === undefined && owned.has(pid)) {
       // Someone else reaped it (another addon's waitpid): report it lost rather than hang.
       deliver(pid, { kind: 'lost', value: 0 });
     }

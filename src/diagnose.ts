@@ -122,7 +122,7 @@ export function hasSignal(mask: bigint, signum: number): boolean {
 }
 
 /** The `Key:\tvalue` lines of a /proc status file. */
-export function parseStatus(text: string): Map<string, string> {
+function parseStatus(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const colon = line.indexOf(':');
@@ -132,7 +132,7 @@ export function parseStatus(text: string): Map<string, string> {
 }
 
 /** Fields of /proc/PID/stat beyond {@link ProcStat}: flags and start time. */
-export function statExtras(text: string): { flags: number; starttime: number } {
+function statExtras(text: string): { flags: number; starttime: number } {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state): flags is field 9, starttime field 22.
   return { flags: Number(rest[6] ?? 0), starttime: Number(rest[19] ?? 0) };

@@ -10,7 +10,7 @@ import { subscribe } from './signal-hub';
 import {
   forwardableSignals, JOB_CONTROL_STOPS, NOT_FORWARDED, SIGPROF, SIGUSR1, signalName, toSignalNumber, type SignalLike,
 } from './signals';
-import type { Supervised } from './supervisor';
+import type { Supervised } from './supervised';
 
 /** Signals {@link forwardSignals} forwards when no `signals` option is given. */
 export const DEFAULT_FORWARDED_SIGNALS: readonly string[] = Object.freeze([

@@ -16,10 +16,12 @@ import { signalTable } from './signals';
 import type { runInit as RunInit } from './init';
 
 export {
-  spawn, Supervised, SpawnError, PIPE_LINGER_MS,
+  spawn, SpawnError,
   type SpawnOptions, type StdioOption, type StdioMode, type StdioSpec, type StdioStream, type StdioStreams, type StdioAt,
-  type StopReason, type SupervisedState, type SupervisedEvents,
-} from './supervisor';
+} from './spawn';
+export {
+  Supervised, PIPE_LINGER_MS, type StopReason, type SupervisedState, type SupervisedEvents,
+} from './supervised';
 export {
   supervise, superviseAll, Service, ServiceGroup,
   type SuperviseOptions, type ServiceState, type ServiceEvents, type RestartInfo,
@@ -39,6 +41,7 @@ export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
 export type { RawCommand } from './init';
 export { parseCommandLine, UsageError, type CliOptions } from './options';
+export { Logger, Level, type LogFields } from './log';
 
 /**
  * Signal names to numbers on Linux, real-time signals included

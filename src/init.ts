@@ -27,7 +27,8 @@ import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
 import type { Outsider } from './survey';
-import { spawnSupervised, SpawnError, type Supervised } from './supervisor';
+import { spawnSupervised, SpawnError } from './spawn';
+import type { Supervised } from './supervised';
 import { terminationLogPath } from './termination-log';
 import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 

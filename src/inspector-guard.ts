@@ -32,7 +32,7 @@ function hasSocket(): boolean {
 }
 
 /** Closes the inspector if it is open; returns true when it was. `force` skips the cheap socket check. */
-export function closeStrayInspector(log: Logger, force = false): boolean {
+function closeStrayInspector(log: Logger, force = false): boolean {
   if (!force && !hasSocket()) return false;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -20,7 +20,7 @@ import { SIGCONT, SIGKILL, SIGTERM } from './signals';
 import type { StopReport } from './stop-report';
 
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
-export const AFTER_KILL_MS = 5000;
+const AFTER_KILL_MS = 5000;
 
 /** What a {@link LeftoverDrain} needs from its init. */
 export interface LeftoverDrainOptions {

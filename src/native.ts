@@ -1,16 +1,30 @@
 /**
- * Loads the native core and describes it. Only this module touches the
- * addon's raw functions; everything it is given has been validated by the
- * TypeScript layer, so the native side stays dumb.
+ * Loads the native core and describes it. This module validates nothing:
+ * the modules that call the core (spawn's normalisation, spawn-options,
+ * the signal hub, ...) validate and normalise first, so the native side
+ * stays dumb. The addon's encodings (wait kinds, errno numbers) are decoded
+ * here once: {@link waitAny}, {@link waitPid}, {@link ESRCH}.
  * @internal
  * @module
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
-/** One wait status: kind 0 exited (value = code), 1 killed, 2 stopped, 3 continued (value = signal). */
-export type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
+/** One wait status as the addon encodes it: kind 0 exited (value = code), 1 killed, 2 stopped, 3 continued (value = signal). */
+type RawWait = [kind: 0 | 1 | 2 | 3, value: number];
+
+/** A decoded wait status. */
+export interface WaitEvent {
+  /** 'lost': another waitpid in this process reaped it first; its status is unknown. */
+  kind: 'exited' | 'killed' | 'stopped' | 'continued' | 'lost';
+  /** Exit code for 'exited', signal number for 'killed'/'stopped'/'continued', 0 for 'lost'. */
+  value: number;
+}
+
+/** No such process: what {@link NativeCore.kill} returns when nothing received the signal. */
+export const ESRCH = osConstants.errno.ESRCH;
 
 /** The addon's functions, exactly as native/tsinit.cc exports them. */
 export interface NativeCore {
@@ -125,6 +139,44 @@ export function native(): NativeCore {
     /* eslint-enable @typescript-eslint/no-require-imports */
   }
   return core;
+}
+
+const KINDS = ['exited', 'killed', 'stopped', 'continued'] as const;
+
+function decodeWait(kind: number, value: number): WaitEvent {
+  return { kind: KINDS[kind] ?? 'exited', value };
+}
+
+/** One status `waitpid(-1)` collected. */
+export interface Reaped {
+  pid: number;
+  event: WaitEvent;
+}
+
+/**
+ * Every status ready now (`waitpid(-1, WNOHANG | WUNTRACED | WCONTINUED)`
+ * until none); `more` is false once this process has no children at all.
+ */
+export function waitAny(): { reaped: Reaped[]; more: boolean } {
+  const { events, more } = native().reapAny();
+  const reaped: Reaped[] = [];
+  for (let i = 0; i + 2 < events.length; i += 3) reaped.push({ pid: events[i]!, event: decodeWait(events[i + 1]!, events[i + 2]!) });
+  return { reaped, more };
+}
+
+/**
+ * The next status of `pid` (stops and continues too when `withStops`): null
+ * when none is ready, undefined when `pid` is not a child of this process
+ * (any more: somebody else reaped it).
+ */
+export function waitPid(pid: number, withStops: boolean): WaitEvent | null | undefined {
+  const r = native().reapPid(pid, withStops);
+  return r === null || r === undefined ? r : decodeWait(r[0], r[1]);
+}
+
+/** Whether a wait status is the end of the process (exited or killed), after which its pid is free. */
+export function isFinal(ev: WaitEvent): boolean {
+  return ev.kind === 'exited' || ev.kind === 'killed' || ev.kind === 'lost';
 }
 
 /**

@@ -320,7 +320,7 @@ signals to PROGRAM's process group, sends SIGKILL when a stop outlives the
 grace period, and exits with PROGRAM's status.
 
 Options (environment twin in brackets; the command line wins):
-  -t, --grace SECONDS      grace before SIGKILL after SIGTERM/SIGINT, default 30; inf: never [TSINIT_GRACE]
+  -t, --grace SECONDS      grace before SIGKILL after SIGTERM/SIGINT, default ${DEFAULT_GRACE_SECONDS}; inf: never [TSINIT_GRACE]
   -g, --pgroup             forward to the child's process group (default) [TINI_KILL_PROCESS_GROUP]
   -c, --single-child       forward only to the direct child [TSINIT_SINGLE_CHILD=1, DUMB_INIT_SETSID=0]
   -s, --subreaper          register as a child subreaper (automatic when not PID 1) [TSINIT_SUBREAPER, TINI_SUBREAPER]
@@ -329,7 +329,7 @@ Options (environment twin in brackets; the command line wins):
   -r, --rewrite FROM:TO    forward signal FROM as TO; TO=0 drops it; repeatable [TSINIT_REWRITE=15:3,2:0]
   -v, --verbose            more diagnostics on stderr; repeatable [TSINIT_VERBOSITY, TINI_VERBOSITY, DUMB_INIT_DEBUG]
   -w, --warn-on-reap       warn when an orphaned zombie is reaped [TSINIT_WARN_ON_REAP]
-      --dump SIGNAL[:SECS] at the grace deadline send SIGNAL, wait SECS (default 2), then SIGKILL [TSINIT_DUMP]
+      --dump SIGNAL[:SECS] at the grace deadline send SIGNAL, wait SECS (default ${DEFAULT_DUMP_SECONDS}), then SIGKILL [TSINIT_DUMP]
       --log-format FORMAT  human (default) or json, on stderr [TSINIT_LOG_FORMAT]
       --no-termination-log do not write /dev/termination-log [TSINIT_TERMINATION_LOG=0]
       --restart POLICY     no (default), on-failure[:MAX] or always[:MAX], as Docker's [TSINIT_RESTART]

@@ -19,10 +19,10 @@ import { writev as fsWritev } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /** Longest line kept whole; longer lines are cut into pieces of this size. */
-export const MAX_LINE = 1024 * 1024;
+const MAX_LINE = 1024 * 1024;
 
 /** Bytes of one service's output that may wait to be written before its pipe is no longer read. */
-export const MAX_PENDING = 256 * 1024;
+const MAX_PENDING = 256 * 1024;
 
 const NL = 0x0a;
 

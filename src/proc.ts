@@ -3,7 +3,7 @@
  * Used at the end of life (who is left to stop) and for diagnosis.
  * @module
  */
-import { closeSync, opendirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, opendirSync, openSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 
 /** One process as /proc/<pid>/stat describes it. */
 export interface ProcStat {
@@ -215,16 +215,3 @@ export function descendantsOf(root: number, all: readonly ProcStat[] = listProce
   return out;
 }
 
-/** The command line of a process, space-joined, or its comm in brackets. */
-export function readCmdline(pid: number): string | undefined {
-  try {
-    const raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    if (raw.length === 0) {
-      const st = readStat(pid);
-      return st === undefined ? undefined : `[${st.comm}]`;
-    }
-    return raw.replace(/\0+$/, '').split('\0').join(' ');
-  } catch {
-    return undefined;
-  }
-}

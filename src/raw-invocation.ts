@@ -14,7 +14,7 @@ import { isUtf8 } from 'node:buffer';
 export const STASHED_NODE_OPTIONS = '__TSINIT_NODE_OPTIONS';
 export const STASHED_PPID = '__TSINIT_PPID';
 /** The descriptors tsinit inherited, recorded by the bin (see inherited-fds.ts, whose INHERITED_FDS_VARIABLE names it too). */
-export const STASHED_FDS = '__TSINIT_FDS';
+const STASHED_FDS = '__TSINIT_FDS';
 /** Start-up signals and raised limits (see startup.ts, which names them too). */
 export const STASHED_SIGNALS = '__TSINIT_SIGNALS';
 export const STASHED_LIMITS = '__TSINIT_RLIMITS';

@@ -22,7 +22,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { native } from './native';
+import { native, waitPid } from './native';
 import { isOwned, setOrphanSweep, watchChildren } from './children';
 import { exitedWith, killedBy, type ExitStatus } from './exit-status';
 import { procIsOurs, readStat } from './proc';
@@ -213,9 +213,9 @@ function sweepOrphans(): SweepResult {
       }
     }
     firstSeen.delete(pid);
-    const raw = core.reapPid(pid, false);
-    if (raw === null || raw === undefined) continue; // not ready after all, or taken meanwhile
-    const status = raw[0] === 0 ? exitedWith(raw[1]) : killedBy(raw[1]);
+    const ev = waitPid(pid, false);
+    if (ev === null || ev === undefined) continue; // not ready after all, or taken meanwhile
+    const status = ev.kind === 'exited' ? exitedWith(ev.value) : killedBy(ev.value);
     result.reaped++;
     for (const r of [...reapers]) {
       try {

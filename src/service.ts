@@ -17,7 +17,8 @@ import { EventEmitter } from 'node:events';
 import type { ExitStatus } from './exit-status';
 import { formatRestartPolicy, isStop, NO_RESTART, parseRestartPolicy, RestartTracker, type RestartPolicy } from './restart';
 import { STOP_SIGNALS, SIGTERM, signalName, toSignalNumber, type SignalLike } from './signals';
-import { normaliseRewrite, spawnSupervised, SpawnError, type SpawnOptions, type Supervised } from './supervisor';
+import { normaliseRewrite, spawnSupervised, SpawnError, type SpawnOptions } from './spawn';
+import type { Supervised } from './supervised';
 
 /** Options of {@link supervise}: those of `spawn`, plus a restart policy. */
 export interface SuperviseOptions extends SpawnOptions {

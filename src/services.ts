@@ -29,7 +29,8 @@ import { STOP_SIGNALS, forwardableSignals, signalName, SIGSTOP, toSignalNumber, 
 import { startupSignals } from './startup';
 import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
-import { PIPE_LINGER_MS, SpawnError } from './supervisor';
+import { SpawnError } from './spawn';
+import { PIPE_LINGER_MS } from './supervised';
 import { terminationLogPath } from './termination-log';
 
 

@@ -65,7 +65,7 @@ export function takeRecordedSignals(): number[] {
 }
 
 /** The signals carried in `env`, in order of arrival, each once; unknown words are skipped. */
-export function stashedSignals(env: Readonly<Env>): number[] {
+function stashedSignals(env: Readonly<Env>): number[] {
   const out: number[] = [];
   for (const word of (env[STASHED_SIGNALS] ?? '').split(/\s+/)) {
     if (word === '') continue;

@@ -11,7 +11,7 @@ import { formatCauses, formatCount } from './diagnose';
 import { escapeControls, type Logger } from './log';
 
 /** Where Kubernetes mounts the termination-message file by default. */
-export const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
+const DEFAULT_TERMINATION_LOG = '/dev/termination-log';
 /** Kubernetes keeps at most this many bytes of a termination message. */
 export const TERMINATION_LOG_LIMIT = 4096;
 
