@@ -14,7 +14,8 @@
  * @module
  */
 import { readdirSync } from 'node:fs';
-import { descendantsOf, listProcesses, parseStat, readProcText, type ProcStat } from './proc';
+import { parseStat, readProcText, type ProcStat } from './proc';
+import { responsibleProcesses, type Responsibility } from './targets';
 import { DEFAULT_IGNORED, MAX_STANDARD_SIGNAL, signalName } from './signals';
 
 /**
@@ -82,14 +83,8 @@ export interface MaskEvidence {
   sigPnd: string;
 }
 
-/** One process still alive during a stop, and why. */
-export interface Survivor {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  sid: number;
-  /** One-letter state from /proc/PID/stat (R S D T t Z ...). */
-  state: string;
+/** One process still alive during a stop, and why (its ids and one-letter state as /proc/PID/stat has them). */
+export interface Survivor extends Pick<ProcStat, 'pid' | 'ppid' | 'pgid' | 'sid' | 'state'> {
   /** Command line, or `[comm]` when it has none (zombies, kernel threads). */
   cmd: string;
   cause: StopCause;
@@ -380,29 +375,6 @@ export function readSample(pid: number): ProcSample | undefined {
     wchan: anyD ? readText(`/proc/${pid}/wchan`) : undefined,
     cmdline: readText(`/proc/${pid}/cmdline`, 'utf8'),
   };
-}
-
-/** Who tsinit is responsible for: see {@link responsibleProcesses}. */
-export interface Responsibility {
-  /** tsinit's pid. */
-  self: number;
-  /** True when tsinit is PID 1: everything else in the namespace is its business. */
-  pid1: boolean;
-  /** The child's process group, whose members count even if they are not descendants. */
-  pgid?: number;
-}
-
-/**
- * Every live process tsinit is responsible for: as PID 1 everything in the
- * namespace but itself; otherwise its descendants (orphans it adopted as a
- * subreaper included, whatever their group or session) and the child's group.
- */
-export function responsibleProcesses(r: Responsibility, all: readonly ProcStat[] = listProcesses()): ProcStat[] {
-  if (r.pid1) return all.filter((p) => p.pid !== r.self && p.pid !== 1);
-  const out = new Map<number, ProcStat>();
-  for (const p of descendantsOf(r.self, all)) out.set(p.pid, p);
-  if (r.pgid !== undefined) for (const p of all) if (p.pgid === r.pgid && p.pid !== r.self) out.set(p.pid, p);
-  return [...out.values()];
 }
 
 /** Classifies a set of samples together (a zombie's parent is named from the same set). Pure. */

@@ -53,3 +53,8 @@ export function describeStatus(s: ExitStatus): string {
   if (s.code === null) return `exit ${s.status} = status unknown (reaped elsewhere)`;
   return `exit ${s.status}`;
 }
+
+/** tsinit's status when PROGRAM could not start, by the errno name: 127 not found, 126 any other reason. */
+export function spawnFailureStatus(code: string | undefined): number {
+  return code === 'ENOENT' || code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+}

@@ -2,37 +2,39 @@
  * The init: what tsinit does as PID 1 (or as a subreaper) around its one
  * supervised child. The CLI is a thin layer over {@link runInit}.
  *
- * Life of an init, each transition a named function below:
+ * Life of an init ({@link InitState}), each transition a named method below:
  *
- *   starting ─spawn─▶ running ─(child exits)─▶ draining ─(nothing left)─▶ exited
- *                       │ stop signal: the child's Supervised goes stopping → killing
- *   draining: SIGTERM to everything left, SIGKILL at the grace deadline (`killLeftovers`).
+ *   starting ─spawn─▶ running ─onChildExit─▶ draining ─onSwept: nothing left─▶ exited (finish)
+ *      │                 │  └─maybeRestart─▶ restarting ─delay─▶ running (spawn)
+ *      └─failSpawn─▶ exited                 └─stop signal─▶ exited (onSignalWhileRestarting)
+ *
+ * While running, a stop signal moves the child's Supervised from running to
+ * stopping, dumping and killing (supervised.ts). While draining, what is
+ * left gets SIGTERM, then SIGKILL at the deadline: the drain's own states
+ * are in leftovers.ts.
  *
  * Point of no return: once the child runs, no error of tsinit's own may end
  * tsinit; it warns and carries on, and the child's status still propagates.
  * @module
  */
 import { native } from './native';
-import { claimAllChildren, type WaitEvent } from './children';
-import { describeStatus, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
-import { Level, type Logger } from './log';
+import { claimAllChildren } from './children';
+import { describeStatus, killedBy, remapStatus, spawnFailureStatus, type ExitStatus } from './exit-status';
+import type { Logger } from './log';
 import type { CliOptions } from './options';
-import { procIsOurs, startTimeOf } from './proc';
-import { guardInspector } from './inspector-guard';
+import { procIsOurs } from './proc';
+import { logReaped, prepareInit } from './init-setup';
 import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
-import { subscribe } from './signal-hub';
-import { startupSignals, stashedLimits } from './startup';
-import { STOP_SIGNALS, forwardableSignals, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from './signals';
+import { stashedLimits } from './startup';
+import { STOP_SIGNALS, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from './signals';
 import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from './restart';
-import type { Outsider } from './survey';
+import { signalOutsiders, type Outsider } from './targets';
 import { spawnSupervised, SpawnError } from './spawn';
 import type { Supervised } from './supervised';
 import { terminationLogPath } from './termination-log';
 import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
-
-
 
 export { STASHED_NODE_OPTIONS, STASHED_PPID };
 
@@ -113,48 +115,15 @@ class Init {
       group: () => (this.child !== undefined && this.child.group ? this.child.pgid : undefined),
       finish: () => this.finish(),
     });
-    // Watch every signal first: from here on SIGUSR1 can't start the inspector
-    // and nothing sent to tsinit is lost; signals before the spawn are queued.
-    subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
-    // Signals that came before the watchers (src/startup.ts): queued like those after.
-    for (const signum of startupSignals(this.env)) {
-      this.log.debug('signal', `received ${signalName(signum)} during start-up`);
-      this.pending.push(signum);
-    }
-    guardInspector(this.log);
-    this.setUpProcess();
+    this.pending.push(...prepareInit(this.o, this.env, this.log, this.pid1, (signum) => this.onSignal(signum)));
     if (!procUsable) {
       this.log.warn('setup', "/proc is missing or belongs to another PID namespace: processes left running at a stop or after the child exits cannot be listed or diagnosed" +
         (this.pid1 ? '' : ", and those outside the child's process group are not stopped") + ' (mount a /proc for this PID namespace)');
     }
-    claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
+    claimAllChildren((pid, ev) => logReaped(this.log, this.o.warnOnReap, pid, ev), (more) => this.onSwept(more));
     if (!this.spawn()) return done;
     for (const signum of this.pending.splice(0)) this.onSignal(signum);
     return done;
-  }
-
-  /** Parent-death signal and subreaper, before the child exists. */
-  private setUpProcess(): void {
-    const { o, core, log } = this;
-    if (o.pdeathsig !== null) {
-      const expected = Number(this.env[STASHED_PPID] ?? process.ppid);
-      try {
-        if (!core.setPdeathsig(o.pdeathsig, expected)) {
-          log.info('signal', `parent ${expected} already gone: acting on ${signalName(o.pdeathsig)} now`);
-          this.pending.push(o.pdeathsig);
-        }
-      } catch (err) {
-        log.warn('setup', `cannot set the parent-death signal: ${(err as Error).message}`);
-      }
-    }
-    if (!this.pid1 || o.subreaper) {
-      try {
-        core.setSubreaper(true);
-        log.debug('setup', 'registered as a child subreaper');
-      } catch (err) {
-        log.warn('setup', `cannot register as a child subreaper, orphans will not be reaped: ${(err as Error).message}`);
-      }
-    }
   }
 
   /** Transition starting → running. Returns false when PROGRAM could not start. */
@@ -216,7 +185,7 @@ class Init {
   private failSpawn(message: string, code: string | undefined, file: string): void {
     this.log.error('spawn-error', message, { code, program: file });
     this.state = 'exited';
-    const status = code === 'ENOENT' || code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+    const status = spawnFailureStatus(code);
     this.report.finishWithoutChild(message, status);
     this.finishResolve(status);
   }
@@ -275,16 +244,7 @@ class Init {
   /** Grace deadline with --dump: the dump signal goes to the survivors (the group gets it from the Supervised). */
   private onDump(signal: string, seconds: number): void {
     const signum = toSignalNumber(signal);
-    this.signalOutsiders(this.report.dumping(signal, seconds), signum);
-  }
-
-  /**
-   * Signals processes a look named, one by one: each only if its pid still
-   * names the same process (the look may be seconds old; as a subreaper a
-   * reused pid could be anyone's).
-   */
-  private signalOutsiders(list: readonly Outsider[], signum: number): void {
-    for (const o of list) if (this.pid1 || startTimeOf(o.pid) === o.starttime) this.core.kill(o.pid, signum);
+    signalOutsiders(this.report.dumping(signal, seconds), signum, this.pid1);
   }
 
   /**
@@ -298,16 +258,11 @@ class Init {
 
   /** SIGKILL went to the child's group: now to the survivors outside it (after, so the child can't outlive them); then the log. */
   private onEscalated(): void {
-    this.signalOutsiders(this.outsiders.splice(0), SIGKILL);
+    signalOutsiders(this.outsiders.splice(0), SIGKILL, this.pid1);
     const child = this.child!;
     this.report.escalationSent(child.group ? `process group ${child.pgid}` : `pid ${child.pid}`);
   }
 
-  private onOrphan(pid: number, ev: WaitEvent): void {
-    if (ev.kind !== 'exited' && ev.kind !== 'killed') return;
-    const how = ev.kind === 'exited' ? `exit ${ev.value}` : `killed by ${signalName(ev.value)}`;
-    this.log.log(this.o.warnOnReap ? Level.Warn : Level.Debug, 'reap', `reaped zombie pid ${pid} (${how})`, { pid });
-  }
 
   /** Transition running → draining: the main child was reaped. */
   private onChildExit(status: ExitStatus): void {
@@ -359,12 +314,7 @@ class Init {
     this.log.info('restart', `received ${name} while waiting to restart the child: not restarting, exiting`, { signal: name });
     // Whatever earlier runs left gets the stop too (as PID 1 the kernel kills it when tsinit exits).
     this.drain.stopAll(signum);
-    this.state = 'exited';
-    const status = killedBy(signum);
-    const code = remapStatus(status.status, this.o.expectExit);
-    this.report.disarm();
-    this.report.finish(this.o.command[0]!, status, code, code !== status.status);
-    this.finishResolve(code);
+    this.end(killedBy(signum));
   }
 
   /** After each waitpid sweep: finish when nothing is left, else drain what is. */
@@ -379,7 +329,12 @@ class Init {
     if (this.state === 'exited') return;
     this.state = 'exited';
     this.drain.cancel();
-    const status = this.child!.exitStatus!;
+    this.end(this.child!.exitStatus!);
+  }
+
+  /** Into exited: the report's last words, and the status tsinit exits with (--expect-exit applied). */
+  private end(status: ExitStatus): void {
+    this.state = 'exited';
     const code = remapStatus(status.status, this.o.expectExit);
     this.report.disarm();
     this.report.finish(this.o.command[0]!, status, code, code !== status.status);

@@ -14,8 +14,8 @@
  */
 import { wait, describeIn, type Wait } from './durations';
 import type { Logger } from './log';
-import { native } from './native';
-import { continueIfStopped, countProcesses, descendantsOf, leftoverStopped, procIsOurs } from './proc';
+import { continueIfStopped } from './proc';
+import { responsibleStopped, signalResponsible } from './targets';
 import { SIGCONT, SIGKILL, SIGTERM } from './signals';
 import type { StopReport } from './stop-report';
 
@@ -73,7 +73,7 @@ export class LeftoverDrain {
     continueIfStopped(() => {
       const known = listed;
       listed = undefined;
-      return known ?? leftoverStopped(this.o.pid1);
+      return known ?? responsibleStopped(this.o.pid1);
     }, () => this.signal(SIGCONT));
     return n;
   }
@@ -100,29 +100,14 @@ export class LeftoverDrain {
   }
 
   /**
-   * Sends `signum` to every process tsinit is responsible for; returns how
-   * many it targeted when `count` (as PID 1 listed after the kill, so the
-   * listing never delays it; undefined when /proc cannot tell). A listing
-   * also notes whether one of them is stopped.
+   * Sends `signum` to every process tsinit is responsible for (see
+   * targets.ts); returns how many it targeted when `count`. Its listing, if
+   * it made one, also notes whether one of them is stopped.
    */
   private signal(signum: number, count = false): number | undefined {
-    const core = native();
-    this.listedStopped = undefined;
-    if (this.o.pid1) {
-      // kill(-1) reaches every process in the namespace but PID 1 itself.
-      core.kill(-1, signum);
-      // Counted from the directory alone (no per-process read: cheap with thousands);
-      // whether one is stopped is looked up by stopAll, streamed.
-      return count ? (procIsOurs() ? countProcesses() - 1 : undefined) : 0;
-    }
-    // The group in one kill, then each other descendant: every process gets the signal once
-    // (a second SIGTERM means "hurry up" to many programs).
-    const group = this.o.group();
-    if (group !== undefined) core.kill(-group, signum);
-    if (!procIsOurs()) return undefined;
-    const descendants = descendantsOf(process.pid);
-    for (const p of descendants) if (p.pgid !== group) core.kill(p.pid, signum);
-    this.listedStopped = descendants.some((p) => p.state === 'T');
-    return descendants.length;
+    const r = signalResponsible(this.o.pid1, this.o.group(), signum, count);
+    this.listedStopped = r.stopped;
+    return r.count;
   }
+
 }

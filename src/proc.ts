@@ -118,43 +118,18 @@ export function listProcesses(): ProcStat[] {
   return out;
 }
 
-/** How many processes /proc lists (its numeric entries; nothing else is read). */
-export function countProcesses(): number {
-  let n = 0;
-  try {
-    const dir = opendirSync('/proc');
-    try {
-      for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
-        const c = e.name.charCodeAt(0);
-        if (c >= 48 && c <= 57) n++;
-      }
-    } finally {
-      dir.closeSync();
-    }
-  } catch {
-    // /proc unreadable: nothing counted
-  }
-  return n;
-}
-
 /**
- * Whether a process that `match` selects is stopped by job control (state T),
- * so that a stop signal would wait for a SIGCONT. Without a /proc of this PID
- * namespace nobody can tell: the answer is then true, so that the caller
- * sends the SIGCONT rather than leave a stopped process unable to act.
+ * Calls `fn` with each pid /proc lists, streamed one directory entry at a
+ * time (with thousands of processes no list of them is built), until `fn`
+ * returns true. Returns whether one did; false when /proc is unreadable.
  */
-export function anyStopped(match: (p: ProcStat) => boolean): boolean {
-  if (!procIsOurs()) return true;
-  // Streamed, one process at a time, stopping at the first hit: with
-  // thousands of processes no list of them is built.
+function somePid(fn: (pid: number) => boolean): boolean {
   try {
     const dir = opendirSync('/proc');
     try {
       for (let e = dir.readSync(); e !== null; e = dir.readSync()) {
         const c = e.name.charCodeAt(0);
-        if (c < 48 || c > 57) continue;
-        const p = readStat(Number(e.name));
-        if (p !== undefined && p.state === 'T' && match(p)) return true;
+        if (c >= 48 && c <= 57 && fn(Number(e.name))) return true;
       }
     } finally {
       dir.closeSync();
@@ -163,6 +138,28 @@ export function anyStopped(match: (p: ProcStat) => boolean): boolean {
     // /proc unreadable now: nothing seen
   }
   return false;
+}
+
+/** How many processes /proc lists (its numeric entries; nothing else is read). */
+export function countProcesses(): number {
+  let n = 0;
+  somePid(() => { n++; return false; });
+  return n;
+}
+
+/**
+ * Whether a process that `match` selects is stopped by job control (state T),
+ * so that a stop signal would wait for a SIGCONT. Without a /proc of this PID
+ * namespace nobody can tell: the answer is then true, so that the caller
+ * sends the SIGCONT rather than leave a stopped process unable to act.
+ * Streamed, stopping at the first hit.
+ */
+export function anyStopped(match: (p: ProcStat) => boolean): boolean {
+  if (!procIsOurs()) return true;
+  return somePid((pid) => {
+    const p = readStat(pid);
+    return p !== undefined && p.state === 'T' && match(p);
+  });
 }
 
 /** How long after a stop signal the stopped-process check is made once more. */
@@ -178,18 +175,6 @@ const RECHECK_STOPPED_MS = 50;
 export function continueIfStopped(stopped: () => boolean, cont: () => void): void {
   if (stopped()) { cont(); return; }
   setTimeout(() => { if (stopped()) cont(); }, RECHECK_STOPPED_MS).unref();
-}
-
-/**
- * Whether a process this init is responsible for is stopped by job control:
- * as PID 1 any process but itself, else one of its descendants (true when
- * /proc cannot tell). Only then do leftovers need a SIGCONT after SIGTERM.
- */
-export function leftoverStopped(pid1: boolean): boolean {
-  if (pid1) return anyStopped((p) => p.pid !== 1);
-  if (!procIsOurs()) return true;
-  const mine = new Set(descendantsOf(process.pid).map((p) => p.pid));
-  return anyStopped((p) => mine.has(p.pid));
 }
 
 /** The processes below `root` in the parent tree (root excluded), from one listing. */

@@ -13,20 +13,18 @@
  * @module
  */
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
-import { claimAllChildren, sweep, type WaitEvent } from './children';
-import { describeStatus, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_NOT_FOUND, type ExitStatus } from './exit-status';
-import { guardInspector } from './inspector-guard';
-import { childEnvironment, STASHED_PPID } from './init';
-import { Level, type Logger } from './log';
+import { claimAllChildren, sweep } from './children';
+import { describeStatus, remapStatus, spawnFailureStatus, type ExitStatus } from './exit-status';
+import { logReaped, prepareInit } from './init-setup';
+import { childEnvironment } from './init';
+import type { Logger } from './log';
 import { native } from './native';
 import { UsageError, type CliOptions } from './options';
 import { linePrefix, OutputSink, pipeLines } from './prefix';
 import { readStat } from './proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
 import { superviseAll, type ServiceGroup } from './service';
-import { subscribe } from './signal-hub';
-import { STOP_SIGNALS, forwardableSignals, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
-import { startupSignals } from './startup';
+import { STOP_SIGNALS, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
 import { LeftoverDrain } from './leftovers';
 import { StopReport } from './stop-report';
 import { SpawnError } from './spawn';
@@ -115,12 +113,8 @@ class ServicesInit {
       group: () => undefined, // each service's group is among tsinit's descendants
       finish: () => { void this.finish(); },
     });
-    subscribe(forwardableSignals(), (signum) => this.onSignal(signum), true);
-    // Signals that came before the watchers (src/startup.ts): queued like those after.
-    this.pending.push(...startupSignals(this.env));
-    guardInspector(this.log);
-    this.setUpProcess();
-    claimAllChildren((pid, ev) => this.onOrphan(pid, ev), (more) => this.onSwept(more));
+    this.pending.push(...prepareInit(this.o, this.env, this.log, this.pid1, (signum) => this.onSignal(signum)));
+    claimAllChildren((pid, ev) => logReaped(this.log, this.o.warnOnReap, pid, ev), (more) => this.onSwept(more));
     if (!this.start()) return done;
     for (const signum of this.pending.splice(0)) this.onSignal(signum);
     return done;
@@ -139,25 +133,6 @@ class ServicesInit {
       pid = st.ppid;
     }
     return undefined;
-  }
-
-  private setUpProcess(): void {
-    const { o, core, log } = this;
-    if (o.pdeathsig !== null) {
-      const expected = Number(this.env[STASHED_PPID] ?? process.ppid);
-      try {
-        if (!core.setPdeathsig(o.pdeathsig, expected)) this.pending.push(o.pdeathsig);
-      } catch (err) {
-        log.warn('setup', `cannot set the parent-death signal: ${(err as Error).message}`);
-      }
-    }
-    if (!this.pid1 || o.subreaper) {
-      try {
-        core.setSubreaper(true);
-      } catch (err) {
-        log.warn('setup', `cannot register as a child subreaper, orphans will not be reaped: ${(err as Error).message}`);
-      }
-    }
   }
 
   /** Transition starting → running: every service started, or none (a service that cannot start stops the others). */
@@ -189,7 +164,7 @@ class ServicesInit {
       const which = (e as SpawnError & { service?: string }).service;
       log.error('spawn-error', `${which === undefined ? '' : `service ${which}: `}${e.message}`, { code: e.code, program: e.path, service: which });
       this.state = 'exited';
-      const code = e.code === 'ENOENT' || e.code === 'ENOTDIR' ? STATUS_NOT_FOUND : STATUS_CANNOT_EXECUTE;
+      const code = spawnFailureStatus(e.code);
       this.report.finishWithoutChild(e.message, code);
       this.finishResolve(code);
       return false;
@@ -275,11 +250,6 @@ class ServicesInit {
     this.report.escalationSent("every service's process group");
   }
 
-  private onOrphan(pid: number, ev: WaitEvent): void {
-    if (ev.kind !== 'exited' && ev.kind !== 'killed') return;
-    const how = ev.kind === 'exited' ? `exit ${ev.value}` : `killed by ${signalName(ev.value)}`;
-    this.log.log(this.o.warnOnReap ? Level.Warn : Level.Debug, 'reap', `reaped zombie pid ${pid} (${how})`, { pid });
-  }
 
   /** After each waitpid sweep: once every service ended, finish when nothing is left, else drain what is. */
   private onSwept(more: boolean): void {

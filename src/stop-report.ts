@@ -14,9 +14,11 @@ import { procIsOurs, readStat } from './proc';
 import { SIGKILL, SIGTERM, signalName } from './signals';
 import {
   bootSeconds, causeLabel, describeSurvivor, formatCauses, formatCount, formatSurvivor, survivorRecord,
-  type Responsibility, type SignalTarget, type StopContext, type Survivor,
+  type SignalTarget, type StopContext, type Survivor,
 } from './diagnose';
-import { Survey, type Look, type Outsider } from './survey';
+import type { Responsibility } from './targets';
+import { Survey, type Look } from './survey';
+import type { Outsider } from './targets';
 import { formatTerminationMessage, writeTerminationLog } from './termination-log';
 import { wait, type Wait } from './durations';
 

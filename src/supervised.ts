@@ -18,7 +18,8 @@ import type { Readable, Writable } from 'node:stream';
 import { ESRCH, native } from './native';
 import { own, type WaitEvent } from './children';
 import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
-import { anyStopped, continueIfStopped } from './proc';
+import { continueIfStopped } from './proc';
+import { childStopped } from './targets';
 import { checkSeconds, wait, type Wait } from './durations';
 import { STOP_SIGNALS, signalName, toSignalNumber, SIGCONT, SIGKILL, type SignalLike } from './signals';
 
@@ -250,7 +251,7 @@ export class Supervised extends EventEmitter<SupervisedEvents> {
   /** Whether the child, or a member of its group, is stopped by job control (true when /proc cannot tell). */
   private hasStoppedMember(): boolean {
     if (this.stateName === 'exited') return false;
-    return anyStopped((p) => p.pid === this.pid || (this.group && p.pgid === this.pgid));
+    return childStopped(this.pid, this.pgid, this.group);
   }
 
   /** The grace deadline passed: transition stopping → dumping when a dump signal is set, else escalate. */

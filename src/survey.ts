@@ -12,21 +12,17 @@
  */
 import { opendirSync, readdirSync, type Dir } from 'node:fs';
 import {
-  classify, commandOf, quickCause, readText, responsibleProcesses, stillThere,
-  type ProcSample, type Responsibility, type StopCause, type StopContext, type Survivor,
+  classify, commandOf, quickCause, readText, stillThere,
+  type ProcSample, type StopCause, type StopContext, type Survivor,
 } from './diagnose';
 import { parseStat, type ProcStat } from './proc';
+import { reaches, responsibleProcesses, type Outsider, type Responsibility } from './targets';
 
 /** Survivors described in full; the others are counted by cause. */
 export const LISTED = 20;
 /** Longest slice of work between two turns of the event loop. */
 const SLICE_MS = 4;
 
-/** A process to signal by pid, and its start time (clock ticks since boot) to tell a reused pid apart. */
-export interface Outsider {
-  pid: number;
-  starttime: number;
-}
 
 /** What a look found. */
 export interface Look {
@@ -51,12 +47,6 @@ export interface Look {
    * been reused by then.
    */
   outsiders: Outsider[];
-}
-
-/** Whether the stop signal's target reaches a process of this stat. */
-function reaches(ctx: StopContext, pid: number, pgid: number): boolean {
-  const t = ctx.target;
-  return t.kind === 'group' ? pgid === t.pgid : t.kind === 'pid' ? pid === t.pid : true;
 }
 
 /** The command line of `pid`, for naming a zombie's parent. */
@@ -201,7 +191,7 @@ export class Survey {
     look.count++;
     if (cause !== 'zombie') {
       look.live++;
-      if (!reaches(this.ctx, pid, pgid)) look.outsiders.push({ pid, starttime });
+      if (!reaches(this.ctx.target, pid, pgid)) look.outsiders.push({ pid, starttime });
     }
     if (!listed) look.more.set(cause, (look.more.get(cause) ?? 0) + 1);
   }
