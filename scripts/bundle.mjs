@@ -44,12 +44,12 @@ const result = await build({
   metafile: analyze,
   logLevel: 'warning',
   footer: { js: 'if (require.main === module) module.exports.main();' },
-  // The services init (--procfile) stays its own file (dist/services.js, from
-  // tsc), required on first use: the single-child start compiles none of it.
+  // The services init (--procfile) stays its own file (dist/init/services.js,
+  // from tsc), required on first use: the single-child start compiles none of it.
   plugins: [{
     name: 'services-apart',
     setup(b) {
-      b.onResolve({ filter: /^\.\/services$/ }, () => ({ path: './services.js', external: true }));
+      b.onResolve({ filter: /^\.\/init\/services$/ }, () => ({ path: './init/services.js', external: true }));
     },
   }],
 });

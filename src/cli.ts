@@ -6,18 +6,18 @@
 import { readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { STATUS_INTERNAL, STATUS_USAGE } from './exit-status';
-import { runInit, type RawCommand } from './init';
+import { runInit, type RawCommand } from './init/init';
 import { native, NativeLoadError } from './native';
-import { escapeControls, Logger } from './log';
-import { parseCommandLine, UsageError, USAGE } from './options';
-import { hasReplacement, readRawInvocation } from './raw-invocation';
-import type { ProcfileEntry } from './procfile';
+import { escapeControls, Logger } from './init/log';
+import { parseCommandLine, UsageError, USAGE } from './init/options';
+import { hasReplacement, readRawInvocation } from './init/raw-invocation';
+import type { ProcfileEntry } from './init/procfile';
 
 // The services init (--procfile) and what it loads are required on first use:
 // the single-child path never pays for them at start-up.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const lazyServices = (): typeof import('./services') => require('./services') as typeof import('./services');
-import { warnAboutWrapperPid1 } from './pid1-check';
+const lazyServices = (): typeof import('./init/services') => require('./init/services') as typeof import('./init/services');
+import { warnAboutWrapperPid1 } from './init/pid1-check';
 
 const ROOT = path.join(__dirname, '..');
 
@@ -27,9 +27,9 @@ function print(fd: number, text: string): void {
 
 // What bin/tsinit needs before main(), from this one bundled file: the
 // start-up signal recorder, the inherited descriptors, the in-place restart.
-export { claimStartupSignals, stashSignals, takeRecordedSignals } from './startup';
-export { detectInheritedFds, parseFdList } from './inherited-fds';
-export { restartRequest } from './raw-invocation';
+export { claimStartupSignals, stashSignals, takeRecordedSignals } from './init/startup';
+export { detectInheritedFds, parseFdList } from './init/inherited-fds';
+export { restartRequest } from './init/raw-invocation';
 export { native } from './native';
 
 /** The version in package.json. */
@@ -53,7 +53,7 @@ export function main(argv?: readonly string[], env: NodeJS.ProcessEnv = process.
     options = parseCommandLine(argv, env);
     if (options.action === 'run' && options.procfile !== null) services = lazyServices().loadProcfile(options.procfile);
   } catch (err) {
-    // By code, not class: the services init (dist/services.js) is a module graph of its own.
+    // By code, not class: the services init (dist/init/services.js) is a module graph of its own.
     if (!(err instanceof UsageError) && (err as { code?: unknown }).code !== 'ERR_TSINIT_USAGE') throw err;
     print(2, `tsinit: ${escapeControls((err as Error).message)}\nTry 'tsinit --help' for more information.\n`);
     process.exit(STATUS_USAGE);

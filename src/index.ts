@@ -13,35 +13,35 @@
  * @module
  */
 import { signalTable } from './signals';
-import type { runInit as RunInit } from './init';
+import type { runInit as RunInit } from './init/init';
 
 export {
   spawn, SpawnError,
   type SpawnOptions, type StdioOption, type StdioMode, type StdioSpec, type StdioStream, type StdioStreams, type StdioAt,
-} from './spawn';
+} from './supervise/spawn';
 export {
   Supervised, PIPE_LINGER_MS, type StopReason, type SupervisedState, type SupervisedEvents,
-} from './supervised';
+} from './supervise/supervised';
 export {
   supervise, superviseAll, Service, ServiceGroup,
   type SuperviseOptions, type ServiceState, type ServiceEvents, type RestartInfo,
   type ServiceSpec, type GroupResult, type ServiceGroupEvents,
-} from './service';
+} from './supervise/service';
 export {
   parseRestartPolicy, formatRestartPolicy, nextRestartDelay, DEFAULT_RESTART_TIMING,
   type RestartPolicy, type RestartMode, type RestartTiming,
-} from './restart';
-export { parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
-export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './forward';
+} from './supervise/restart';
+export { parseProcfile, ProcfileError, type ProcfileEntry } from './init/procfile';
+export { forwardSignals, DEFAULT_FORWARDED_SIGNALS, type ForwardOptions } from './supervise/forward';
 export {
   startReaper, Reaper, isPid1, setSubreaper, isSubreaper,
   type ReaperOptions, type ReapEvent, type ReaperEvents,
-} from './reaper';
+} from './supervise/reaper';
 export { type ExitStatus } from './exit-status';
 export { signalName, parseSignal, signalTable, type SignalLike } from './signals';
-export type { RawCommand } from './init';
-export { parseCommandLine, UsageError, type CliOptions } from './options';
-export { Logger, Level, type LogFields } from './log';
+export type { RawCommand } from './init/init';
+export { parseCommandLine, UsageError, type CliOptions } from './init/options';
+export { Logger, Level, type LogFields } from './init/log';
 
 /**
  * Signal names to numbers on Linux, real-time signals included
@@ -59,5 +59,5 @@ export const signals: Readonly<Record<string, number>> = Object.freeze(signalTab
  */
 export function runInit(...args: Parameters<typeof RunInit>): ReturnType<typeof RunInit> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return (require('./init') as typeof import('./init')).runInit(...args);
+  return (require('./init/init') as typeof import('./init/init')).runInit(...args);
 }

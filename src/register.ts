@@ -21,9 +21,9 @@
  * @module
  */
 import { isMainThread } from 'node:worker_threads';
-import { isForwarding } from './forward';
-import { startReaper, isPid1, type Reaper } from './reaper';
-import { subscribe } from './signal-hub';
+import { isForwarding } from './supervise/forward';
+import { startReaper, isPid1, type Reaper } from './supervise/reaper';
+import { subscribe } from './core/signal-hub';
 import { ENDING_SIGNALS, signalName } from './signals';
 
 /** The names of the ending signals, as `process` events know them. */

@@ -11,10 +11,10 @@ import { describe, expect, it } from 'vitest';
 import {
   classify, classifyAll, formatSurvivor, hasSignal, parseMask,
   type ProcSample, type StopContext, type Survivor,
-} from '../src/diagnose';
+} from '../src/diagnosis/diagnose';
 import {
   formatTerminationMessage, terminationLogPath, writeTerminationLog, TERMINATION_LOG_LIMIT,
-} from '../src/termination-log';
+} from '../src/init/termination-log';
 
 const SIGTERM = 15;
 const SIGWINCH = 28;

@@ -19,7 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sleep } from './helpers';
 import { execCommand, killStarted, mustRun, packForRelease, ROOT, type ExecResult, type Packed } from './pack-helpers';
 import { buildRootfs, installPackage, PODMAN, podmanUlimits } from './rootfs-helpers';
-import { readStat } from '../src/proc';
+import { readStat } from '../src/diagnosis/proc';
 
 const DOCKERFILE = path.join(ROOT, 'Dockerfile.example');
 const CONTEXT = path.join(ROOT, 'test', 'fixtures', 'docker');

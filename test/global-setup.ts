@@ -10,7 +10,7 @@ import * as path from 'node:path';
 export default function setup(): void {
   const root = path.join(__dirname, '..');
   const src = path.join(root, 'src');
-  const newestSource = Math.max(...readdirSync(src).map((f) => statSync(path.join(src, f)).mtimeMs));
+  const newestSource = Math.max(...readdirSync(src, { recursive: true, encoding: 'utf8' }).map((f) => statSync(path.join(src, f)).mtimeMs));
   for (const built of ['cli.js', 'tsinit.cjs', 'library.cjs']) {
     const file = path.join(root, 'dist', built);
     if (!existsSync(file)) {

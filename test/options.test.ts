@@ -1,10 +1,10 @@
 /**
- * The command line and its environment twins (src/options.ts), as pure
+ * The command line and its environment twins (src/init/options.ts), as pure
  * functions: getopt-style clustering, where options stop, every env twin,
  * precedence, and malformed values as usage errors.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GRACE_SECONDS, parseCommandLine, UsageError, USAGE } from '../src/options';
+import { DEFAULT_GRACE_SECONDS, parseCommandLine, UsageError, USAGE } from '../src/init/options';
 
 const parse = parseCommandLine;
 

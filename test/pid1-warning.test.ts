@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, run, startBounded, TSINIT } from './helpers';
 import { findOnPath } from './pack-helpers';
-import { wrapperName } from '../src/pid1-check';
+import { wrapperName } from '../src/init/pid1-check';
 
 afterEach(killAll);
 

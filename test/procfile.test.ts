@@ -12,10 +12,10 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, ROOT, run, sleep, start, startBounded } from './helpers';
 import { tempDir } from './fixtures/util';
-import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../src/procfile';
-import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../src/prefix';
+import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../src/init/procfile';
+import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../src/init/prefix';
 import { native } from '../src/native';
-import { parseCommandLine, USAGE } from '../src/options';
+import { parseCommandLine, USAGE } from '../src/init/options';
 
 afterEach(killAll);
 

@@ -13,9 +13,9 @@ import { runJson } from './library-helpers';
 import { tempDir } from './fixtures/util';
 import {
   DEFAULT_RESTART_TIMING, isFailure, nextRestartDelay, parseRestartPolicy, RestartTracker,
-} from '../src/restart';
+} from '../src/supervise/restart';
 import { exitedWith, killedBy } from '../src/exit-status';
-import { parseCommandLine, UsageError } from '../src/options';
+import { parseCommandLine, UsageError } from '../src/init/options';
 
 afterEach(killAll);
 

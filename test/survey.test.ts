@@ -1,12 +1,12 @@
 /**
- * The incremental look at survivors (src/survey.ts) and its fast path
+ * The incremental look at survivors (src/diagnosis/survey.ts) and its fast path
  * (quickCause: the cause from /proc/PID/stat alone), on real processes this
  * test starts in a process group of their own.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify, quickCause, readSample, type StopContext } from '../src/diagnose';
-import { LISTED, Survey, type Look } from '../src/survey';
+import { classify, quickCause, readSample, type StopContext } from '../src/diagnosis/diagnose';
+import { LISTED, Survey, type Look } from '../src/diagnosis/survey';
 import { killAll, sleep, startBounded } from './helpers';
 
 afterEach(killAll);

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { escapeControls, jsonLine, Logger } from '../src/log';
-import { formatTerminationMessage, writeTerminationLog } from '../src/termination-log';
+import { escapeControls, jsonLine, Logger } from '../src/init/log';
+import { formatTerminationMessage, writeTerminationLog } from '../src/init/termination-log';
 import { killAll, run, start, startBounded, TSINIT } from './helpers';
 import { tempDir } from './fixtures/util';
 

@@ -9,11 +9,11 @@
 import { accessSync, constants as fsConstants, statSync, openSync, closeSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { errnoCode, native } from './native';
-import { watchChildren } from './children';
-import { searchPath } from './raw-invocation';
-import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS } from './durations';
-import { toSignalNumber, SIGTERM, type SignalLike } from './signals';
+import { errnoCode, native } from '../native';
+import { watchChildren } from '../core/children';
+import { searchPath } from '../init/raw-invocation';
+import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS } from '../durations';
+import { toSignalNumber, SIGTERM, type SignalLike } from '../signals';
 import {
   abortError, checkOptionNames, checkStdioOrder, normaliseAbortSignal, normaliseTimeout, stdioDescriptor,
   type StdioAt, type StdioMode, type StdioOption, type StdioSpec, type StdioStream,

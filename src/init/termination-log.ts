@@ -7,7 +7,7 @@
  * @module
  */
 import { closeSync, constants as fsConstants, fstatSync, ftruncateSync, lstatSync, openSync, writeSync } from 'node:fs';
-import { formatCauses, formatCount } from './diagnose';
+import { formatCauses, formatCount } from '../diagnosis/diagnose';
 import { escapeControls, type Logger } from './log';
 
 /** Where Kubernetes mounts the termination-message file by default. */

@@ -6,21 +6,21 @@
  * @internal
  * @module
  */
-import type { WaitEvent } from './children';
+import type { WaitEvent } from '../core/children';
 import { Level, type Logger } from './log';
-import { native } from './native';
+import { native } from '../native';
 import type { CliOptions } from './options';
 import { guardInspector } from './inspector-guard';
 import { STASHED_PPID } from './raw-invocation';
-import { subscribe } from './signal-hub';
-import { forwardableSignals, signalName } from './signals';
+import { subscribe } from '../core/signal-hub';
+import { forwardableSignals, signalName } from '../signals';
 import { startupSignals } from './startup';
 
 /**
  * Prepares this process to be an init. From here on SIGUSR1 cannot start
  * the inspector and no signal sent to tsinit is lost: each goes to
  * `onSignal`. Returns the signals to act on once the child runs, in the
- * order they came: those that arrived during start-up (src/startup.ts) and
+ * order they came: those that arrived during start-up (src/init/startup.ts) and
  * the parent-death signal when the parent is already gone.
  */
 export function prepareInit(o: Pick<CliOptions, 'pdeathsig' | 'subreaper'>, env: Readonly<Record<string, string | undefined>>,

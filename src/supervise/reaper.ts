@@ -22,10 +22,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { native, waitPid } from './native';
-import { isOwned, setOrphanSweep, watchChildren } from './children';
-import { exitedWith, killedBy, type ExitStatus } from './exit-status';
-import { procIsOurs, readStat } from './proc';
+import { native, waitPid } from '../native';
+import { isOwned, setOrphanSweep, watchChildren } from '../core/children';
+import { exitedWith, killedBy, type ExitStatus } from '../exit-status';
+import { procIsOurs, readStat } from '../diagnosis/proc';
 
 /**
  * Whether this is the main thread. node:worker_threads (and the stream

@@ -6,8 +6,8 @@
  * @internal
  * @module
  */
-import { errnoCode, native } from './native';
-import { LIBC_RESERVED_MAX, LIBC_RESERVED_MIN } from './signals';
+import { errnoCode, native } from '../native';
+import { LIBC_RESERVED_MAX, LIBC_RESERVED_MIN } from '../signals';
 
 type Listener = (signum: number) => void;
 

@@ -13,22 +13,22 @@
  * @module
  */
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
-import { claimAllChildren, sweep } from './children';
-import { describeStatus, remapStatus, spawnFailureStatus, type ExitStatus } from './exit-status';
-import { logReaped, prepareInit } from './init-setup';
+import { claimAllChildren, sweep } from '../core/children';
+import { describeStatus, remapStatus, spawnFailureStatus, type ExitStatus } from '../exit-status';
+import { logReaped, prepareInit } from './setup';
 import { childEnvironment } from './init';
 import type { Logger } from './log';
-import { native } from './native';
+import { native } from '../native';
 import { UsageError, type CliOptions } from './options';
 import { linePrefix, OutputSink, pipeLines } from './prefix';
-import { readStat } from './proc';
+import { readStat } from '../diagnosis/proc';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntry } from './procfile';
-import { superviseAll, type ServiceGroup } from './service';
-import { STOP_SIGNALS, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from './signals';
+import { superviseAll, type ServiceGroup } from '../supervise/service';
+import { STOP_SIGNALS, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from '../signals';
 import { LeftoverDrain } from './leftovers';
-import { StopReport } from './stop-report';
-import { SpawnError } from './spawn';
-import { PIPE_LINGER_MS } from './supervised';
+import { StopReport } from '../diagnosis/stop-report';
+import { SpawnError } from '../supervise/spawn';
+import { PIPE_LINGER_MS } from '../supervise/supervised';
 import { terminationLogPath } from './termination-log';
 
 

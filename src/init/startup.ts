@@ -15,8 +15,8 @@
  * @internal
  * @module
  */
-import { native } from './native';
-import { forwardableSignals, SIGINT, SIGPIPE, SIGTERM, toSignalNumber } from './signals';
+import { native } from '../native';
+import { forwardableSignals, SIGINT, SIGPIPE, SIGTERM, toSignalNumber } from '../signals';
 
 // STASHED_SIGNALS: signals recorded before the init ran, names without SIG
 // (from the sh traps) or numbers, space-separated. STASHED_LIMITS: soft

@@ -7,7 +7,7 @@
  * @module
  */
 import { fstatSync } from 'node:fs';
-import { errnoCode } from './native';
+import { errnoCode } from '../native';
 
 /** The standard-stream modes that are not a descriptor number. */
 export type StdioMode = 'inherit' | 'ignore' | 'pipe';

@@ -10,7 +10,7 @@
  */
 import { constants as fsConstants, fstatSync, openSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { native } from './native';
+import { native } from '../native';
 import type { LogFormat } from './options';
 
 const { EAGAIN, EIO } = osConstants.errno;

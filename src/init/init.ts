@@ -17,22 +17,22 @@
  * tsinit; it warns and carries on, and the child's status still propagates.
  * @module
  */
-import { native } from './native';
-import { claimAllChildren } from './children';
-import { describeStatus, killedBy, remapStatus, spawnFailureStatus, type ExitStatus } from './exit-status';
+import { native } from '../native';
+import { claimAllChildren } from '../core/children';
+import { describeStatus, killedBy, remapStatus, spawnFailureStatus, type ExitStatus } from '../exit-status';
 import type { Logger } from './log';
 import type { CliOptions } from './options';
-import { procIsOurs } from './proc';
-import { logReaped, prepareInit } from './init-setup';
+import { procIsOurs } from '../diagnosis/proc';
+import { logReaped, prepareInit } from './setup';
 import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
 import { stashedLimits } from './startup';
-import { STOP_SIGNALS, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from './signals';
+import { STOP_SIGNALS, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from '../signals';
 import { LeftoverDrain } from './leftovers';
-import { StopReport } from './stop-report';
-import { formatRestartPolicy, isStop, RestartTracker } from './restart';
-import { signalOutsiders, type Outsider } from './targets';
-import { spawnSupervised, SpawnError } from './spawn';
-import type { Supervised } from './supervised';
+import { StopReport } from '../diagnosis/stop-report';
+import { formatRestartPolicy, isStop, RestartTracker } from '../supervise/restart';
+import { signalOutsiders, type Outsider } from '../diagnosis/targets';
+import { spawnSupervised, SpawnError } from '../supervise/spawn';
+import type { Supervised } from '../supervise/supervised';
 import { terminationLogPath } from './termination-log';
 import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
 

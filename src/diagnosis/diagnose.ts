@@ -16,7 +16,7 @@
 import { readdirSync } from 'node:fs';
 import { parseStat, readProcText, type ProcStat } from './proc';
 import { responsibleProcesses, type Responsibility } from './targets';
-import { DEFAULT_IGNORED, MAX_STANDARD_SIGNAL, signalName } from './signals';
+import { DEFAULT_IGNORED, MAX_STANDARD_SIGNAL, signalName } from '../signals';
 
 /**
  * Why a process outlives the stop signal.

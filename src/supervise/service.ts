@@ -14,9 +14,9 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
-import type { ExitStatus } from './exit-status';
+import type { ExitStatus } from '../exit-status';
 import { formatRestartPolicy, isStop, NO_RESTART, parseRestartPolicy, RestartTracker, type RestartPolicy } from './restart';
-import { STOP_SIGNALS, SIGTERM, signalName, toSignalNumber, type SignalLike } from './signals';
+import { STOP_SIGNALS, SIGTERM, signalName, toSignalNumber, type SignalLike } from '../signals';
 import { normaliseRewrite, spawnSupervised, SpawnError, type SpawnOptions } from './spawn';
 import type { Supervised } from './supervised';
 

@@ -12,9 +12,9 @@
  * @internal
  * @module
  */
-import { isFinal, waitAny, waitPid, type WaitEvent } from './native';
+import { isFinal, waitAny, waitPid, type WaitEvent } from '../native';
 import { subscribe, setKeepAlive } from './signal-hub';
-import { SIGCHLD } from './signals';
+import { SIGCHLD } from '../signals';
 
 export type { WaitEvent };
 

@@ -8,9 +8,9 @@
  * `--name value`. The flags are the union of tini's and dumb-init's.
  * @module
  */
-import { parseSignal, NOT_FORWARDED, signalName } from './signals';
-import { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, parseSeconds as parseDuration } from './durations';
-import { NO_RESTART, parseRestartPolicy, type RestartPolicy } from './restart';
+import { parseSignal, NOT_FORWARDED, signalName } from '../signals';
+import { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS, parseSeconds as parseDuration } from '../durations';
+import { NO_RESTART, parseRestartPolicy, type RestartPolicy } from '../supervise/restart';
 
 export { DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS };
 

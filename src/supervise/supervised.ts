@@ -15,13 +15,13 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
-import { ESRCH, native } from './native';
-import { own, type WaitEvent } from './children';
-import { exitedWith, killedBy, lostStatus, type ExitStatus } from './exit-status';
-import { continueIfStopped } from './proc';
-import { childStopped } from './targets';
-import { checkSeconds, wait, type Wait } from './durations';
-import { STOP_SIGNALS, signalName, toSignalNumber, SIGCONT, SIGKILL, type SignalLike } from './signals';
+import { ESRCH, native } from '../native';
+import { own, type WaitEvent } from '../core/children';
+import { exitedWith, killedBy, lostStatus, type ExitStatus } from '../exit-status';
+import { continueIfStopped } from '../diagnosis/proc';
+import { childStopped } from '../diagnosis/targets';
+import { checkSeconds, wait, type Wait } from '../durations';
+import { STOP_SIGNALS, signalName, toSignalNumber, SIGCONT, SIGKILL, type SignalLike } from '../signals';
 
 /** States of a supervised child. */
 export type SupervisedState = 'running' | 'stopping' | 'dumping' | 'killing' | 'exited';

@@ -8,10 +8,10 @@
  * @internal
  * @module
  */
-import { describeStatus, type ExitStatus } from './exit-status';
-import { Level, type Logger } from './log';
+import { describeStatus, type ExitStatus } from '../exit-status';
+import { Level, type Logger } from '../init/log';
 import { procIsOurs, readStat } from './proc';
-import { SIGKILL, SIGTERM, signalName } from './signals';
+import { SIGKILL, SIGTERM, signalName } from '../signals';
 import {
   bootSeconds, causeLabel, describeSurvivor, formatCauses, formatCount, formatSurvivor, survivorRecord,
   type SignalTarget, type StopContext, type Survivor,
@@ -19,8 +19,8 @@ import {
 import type { Responsibility } from './targets';
 import { Survey, type Look } from './survey';
 import type { Outsider } from './targets';
-import { formatTerminationMessage, writeTerminationLog } from './termination-log';
-import { wait, type Wait } from './durations';
+import { formatTerminationMessage, writeTerminationLog } from '../init/termination-log';
+import { wait, type Wait } from '../durations';
 
 /** First diagnosis point after the stop signal. */
 const FIRST_LOOK_MS = 1000;

@@ -13,7 +13,7 @@
  * @internal
  * @module
  */
-import { native } from './native';
+import { native } from '../native';
 import { anyStopped, countProcesses, descendantsOf, listProcesses, procIsOurs, startTimeOf, type ProcStat } from './proc';
 import type { SignalTarget } from './diagnose';
 

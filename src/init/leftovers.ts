@@ -12,12 +12,12 @@
  * @internal
  * @module
  */
-import { wait, describeIn, type Wait } from './durations';
+import { wait, describeIn, type Wait } from '../durations';
 import type { Logger } from './log';
-import { continueIfStopped } from './proc';
-import { responsibleStopped, signalResponsible } from './targets';
-import { SIGCONT, SIGKILL, SIGTERM } from './signals';
-import type { StopReport } from './stop-report';
+import { continueIfStopped } from '../diagnosis/proc';
+import { responsibleStopped, signalResponsible } from '../diagnosis/targets';
+import { SIGCONT, SIGKILL, SIGTERM } from '../signals';
+import type { StopReport } from '../diagnosis/stop-report';
 
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
 const AFTER_KILL_MS = 5000;

@@ -15,8 +15,8 @@
  * A stop (TERM/INT) ends the policy: nothing restarts after it.
  * @module
  */
-import type { ExitStatus } from './exit-status';
-import { STOP_SIGNALS, toSignalNumber } from './signals';
+import type { ExitStatus } from '../exit-status';
+import { STOP_SIGNALS, toSignalNumber } from '../signals';
 
 /** When a child is restarted. */
 export type RestartMode = 'no' | 'on-failure' | 'always';

@@ -6,10 +6,10 @@
  * the deadline passes).
  * @module
  */
-import { subscribe } from './signal-hub';
+import { subscribe } from '../core/signal-hub';
 import {
   forwardableSignals, JOB_CONTROL_STOPS, NOT_FORWARDED, SIGPROF, SIGUSR1, signalName, toSignalNumber, type SignalLike,
-} from './signals';
+} from '../signals';
 import type { Supervised } from './supervised';
 
 /** Signals {@link forwardSignals} forwards when no `signals` option is given. */

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Logger } from './log';
-import { procIsOurs } from './proc';
+import { procIsOurs } from '../diagnosis/proc';
 
 /** Programs that must not be PID 1 in front of tsinit. */
 const WRAPPERS = new Set(['npm', 'npx', 'yarn', 'pnpm', 'sh', 'bash', 'dash', 'ash', 'node']);
