@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, run } from './helpers';
+import { killAll, run } from '../support/helpers';
 
 afterEach(killAll);
 

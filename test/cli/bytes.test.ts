@@ -12,8 +12,8 @@
 import { copyFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node-tsinit';
-import { fetchedNodeBin, killAll, run } from './helpers';
-import { tempDir } from './fixtures/util';
+import { fetchedNodeBin, killAll, run } from '../support/helpers';
+import { tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -9,9 +9,9 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeStatus, exitedWith, killedBy, remapStatus, STATUS_CANNOT_EXECUTE, STATUS_INTERNAL, STATUS_NOT_FOUND,
   STATUS_USAGE,
-} from '../src/exit-status';
-import { killAll, run } from './helpers';
-import { tempDir } from './fixtures/util';
+} from '../../src/exit-status';
+import { killAll, run } from '../support/helpers';
+import { tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -1,13 +1,13 @@
 /**
- * Signal forwarding, observed by test/fixtures/sigrec.c (a child that records
+ * Signal forwarding, observed by test/support/fixtures/sigrec.c (a child that records
  * every signal it takes, real-time ones included, in every member of its
  * process group): what is forwarded, to whom, rewritten how, and what is not.
  */
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { forwardableSignals, signalName } from '../src/signals';
-import { killAll, sleep, start, type Running } from './helpers';
-import { fixture, matches, recorded, tempDir } from './fixtures/util';
+import { forwardableSignals, signalName } from '../../src/signals';
+import { killAll, sleep, start, type Running } from '../support/helpers';
+import { fixture, matches, recorded, tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 

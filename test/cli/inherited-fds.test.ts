@@ -11,12 +11,12 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type SpawnOptions } from 'node-tsinit';
-import { fetchedNodeBin, killAll, start, startBounded, type Running } from './helpers';
-import { fixture, listeningPorts, tempDir, until } from './fixtures/util';
+import { fetchedNodeBin, killAll, start, startBounded, type Running } from '../support/helpers';
+import { fixture, listeningPorts, tempDir, until } from '../support/fixtures/util';
 
 afterEach(killAll);
 
-const FDWRAP = path.join(__dirname, 'fixtures', 'fdwrap.py');
+const FDWRAP = path.join(__dirname, '..', 'support', 'fixtures', 'fdwrap.py');
 let fdchild: string;
 let dir: string;
 beforeAll(() => {

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fetchedNodeBin, hasDisableSigusr1, killAll, ROOT, sleep, start } from './helpers';
+import { fetchedNodeBin, hasDisableSigusr1, killAll, ROOT, sleep, start } from '../support/helpers';
 
 afterEach(killAll);
 

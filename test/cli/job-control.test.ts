@@ -1,11 +1,11 @@
 /**
  * Job control on a real pseudo-terminal, driven by an interactive bash
- * (test/fixtures/pty-session.py), and stop/continue signals sent by hand.
+ * (test/support/fixtures/pty-session.py), and stop/continue signals sent by hand.
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, sleep, start, TSINIT } from './helpers';
-import { session } from './pty-helpers';
+import { killAll, sleep, start, TSINIT } from '../support/helpers';
+import { session } from '../support/pty-helpers';
 
 afterEach(killAll);
 

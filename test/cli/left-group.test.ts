@@ -1,5 +1,5 @@
 import { afterEach, expect, it } from 'vitest';
-import { killAll, start } from './helpers';
+import { killAll, start } from '../support/helpers';
 
 afterEach(killAll);
 

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, run } from './helpers';
+import { killAll, run } from '../support/helpers';
 
 afterEach(killAll);
 

@@ -5,7 +5,7 @@
  * verbosity, what it cannot do, and never claims later that nothing is left.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, run, start } from './helpers';
+import { killAll, run, start } from '../support/helpers';
 
 afterEach(killAll);
 

@@ -4,9 +4,9 @@
  * so once, naming PID 1 and the ENTRYPOINT to use; otherwise it says nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, run, startBounded, TSINIT } from './helpers';
-import { findOnPath } from './pack-helpers';
-import { wrapperName } from '../src/pid1-check';
+import { killAll, run, startBounded, TSINIT } from '../support/helpers';
+import { findOnPath } from '../support/pack-helpers';
+import { wrapperName } from '../../src/pid1-check';
 
 afterEach(killAll);
 

@@ -10,12 +10,12 @@ import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, 
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, run, sleep, start, startBounded } from './helpers';
-import { tempDir } from './fixtures/util';
-import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../src/procfile';
-import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../src/prefix';
-import { native } from '../src/native';
-import { parseCommandLine, USAGE } from '../src/options';
+import { killAll, ROOT, run, sleep, start, startBounded } from '../support/helpers';
+import { tempDir } from '../support/fixtures/util';
+import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../../src/procfile';
+import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../../src/prefix';
+import { native } from '../../src/native';
+import { parseCommandLine, USAGE } from '../../src/options';
 
 afterEach(killAll);
 

@@ -2,11 +2,11 @@
  * Reaping: as PID 1 no zombie stays in the namespace (10,000 orphans
  * included); when not PID 1, tsinit registers as a child subreaper by itself
  * (or with -s) and reaps what is reparented to it. Zombies are counted from
- * inside, in /proc, by test/fixtures/orphans.c or a shell.
+ * inside, in /proc, by test/support/fixtures/orphans.c or a shell.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, run } from './helpers';
-import { fixture, matches } from './fixtures/util';
+import { killAll, run } from '../support/helpers';
+import { fixture, matches } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -8,14 +8,14 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, run, start } from './helpers';
-import { runJson } from './library-helpers';
-import { tempDir } from './fixtures/util';
+import { killAll, run, start } from '../support/helpers';
+import { runJson } from '../support/library-helpers';
+import { tempDir } from '../support/fixtures/util';
 import {
   DEFAULT_RESTART_TIMING, isFailure, nextRestartDelay, parseRestartPolicy, RestartTracker,
-} from '../src/restart';
-import { exitedWith, killedBy } from '../src/exit-status';
-import { parseCommandLine, UsageError } from '../src/options';
+} from '../../src/restart';
+import { exitedWith, killedBy } from '../../src/exit-status';
+import { parseCommandLine, UsageError } from '../../src/options';
 
 afterEach(killAll);
 

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, run, sleep, start, type Running } from './helpers';
-import { contextSwitches, fixture, listeningPorts, recorded } from './fixtures/util';
+import { killAll, run, sleep, start, type Running } from '../support/helpers';
+import { contextSwitches, fixture, listeningPorts, recorded } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fetchedNodeBin, hasDisableSigusr1, killAll, run, start, STDIO_ONLY } from './helpers';
-import { fixture, listeningPorts, tempDir } from './fixtures/util';
+import { fetchedNodeBin, hasDisableSigusr1, killAll, run, start, STDIO_ONLY } from '../support/helpers';
+import { fixture, listeningPorts, tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 
@@ -99,7 +99,7 @@ describe('the child\'s file descriptors', () => {
   // `; true` keeps the shell from exec'ing ls in its place).
   const SHOW_FDS = ['sh', '-c', 'ls /proc/$$/fd; true'];
 
-  // Inherited descriptors are passed on (test/inherited-fds.test.ts): none here, so none of Node's may show.
+  // Inherited descriptors are passed on (test/cli/inherited-fds.test.ts): none here, so none of Node's may show.
   it('child has no fds beyond 0, 1, 2 when tsinit inherited none (PID 1)', async () => {
     const r = await run(['--', ...SHOW_FDS], { wrap: STDIO_ONLY });
     expect(r.code).toBe(0);

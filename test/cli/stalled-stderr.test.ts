@@ -10,8 +10,8 @@ import { chmodSync, closeSync, constants as fsConstants, openSync, readFileSync,
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, sleep, start, type Running } from './helpers';
-import { fixture, tempDir } from './fixtures/util';
+import { killAll, sleep, start, type Running } from '../support/helpers';
+import { fixture, tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -10,8 +10,8 @@
  * /proc/PID/comm and SigCgt without sleeping. Each case runs 20 times.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, startBounded, TSINIT } from './helpers';
-import { fixture } from './fixtures/util';
+import { killAll, startBounded, TSINIT } from '../support/helpers';
+import { fixture } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -7,7 +7,7 @@ import { closeSync, constants as fsConstants, existsSync, mkdtempSync, openSync,
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, start, TSINIT } from './helpers';
+import { killAll, start, TSINIT } from '../support/helpers';
 
 afterEach(killAll);
 

@@ -8,9 +8,9 @@
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { SIGCONT, SIGTERM } from '../src/signals';
-import { firstChildOf, killAll, sleep, start, type Running } from './helpers';
-import { alive, fixture, matches, recorded, tempDir } from './fixtures/util';
+import { SIGCONT, SIGTERM } from '../../src/signals';
+import { firstChildOf, killAll, sleep, start, type Running } from '../support/helpers';
+import { alive, fixture, matches, recorded, tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 

@@ -9,10 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync, constants as fsConstants } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { escapeControls, jsonLine, Logger } from '../src/log';
-import { formatTerminationMessage, writeTerminationLog } from '../src/termination-log';
-import { killAll, run, start, startBounded, TSINIT } from './helpers';
-import { tempDir } from './fixtures/util';
+import { escapeControls, jsonLine, Logger } from '../../src/log';
+import { formatTerminationMessage, writeTerminationLog } from '../../src/termination-log';
+import { killAll, run, start, startBounded, TSINIT } from '../support/helpers';
+import { tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 const dirs: string[] = [];

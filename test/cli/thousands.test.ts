@@ -9,8 +9,8 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { firstChildOf, killAll, start, startBounded, sleep } from './helpers';
-import { fixture, tempDir } from './fixtures/util';
+import { firstChildOf, killAll, start, startBounded, sleep } from '../support/helpers';
+import { fixture, tempDir } from '../support/fixtures/util';
 
 afterEach(killAll);
 const dirs: string[] = [];

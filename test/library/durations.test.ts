@@ -7,10 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawn, parseCommandLine, type Supervised } from 'node-tsinit';
-import { killAll, sleep, start as startInit } from './helpers';
-import { killSpawned, spawnTracked } from './library-helpers';
-import { until } from './fixtures/util';
-import { MAX_TIMEOUT_MS, wait } from '../src/durations';
+import { killAll, sleep, start as startInit } from '../support/helpers';
+import { killSpawned, spawnTracked } from '../support/library-helpers';
+import { until } from '../support/fixtures/util';
+import { MAX_TIMEOUT_MS, wait } from '../../src/durations';
 
 const startLib = spawnTracked;
 

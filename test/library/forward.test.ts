@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { forwardSignals, spawn } from 'node-tsinit';
-import { killNodes, sleep, startNode } from './library-helpers';
+import { killNodes, sleep, startNode } from '../support/library-helpers';
 
 const groups = new Set<number>();
 afterEach(() => {

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, type SpawnOptions, type Supervised } from 'node-tsinit';
-import { killSpawned, spawnTracked } from './library-helpers';
+import { killSpawned, spawnTracked } from '../support/library-helpers';
 
 function start(command: string, args: readonly string[], options: SpawnOptions): Supervised {
   return spawnTracked(command, args, options);

@@ -5,7 +5,7 @@
  * or as a subreaper, with the event loop busy in blocking chunks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killNodes, runJson } from './library-helpers';
+import { killNodes, runJson } from '../support/library-helpers';
 
 afterEach(killNodes);
 

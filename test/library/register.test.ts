@@ -2,7 +2,7 @@
  * `node-tsinit/register`: the one import line for an app that is PID 1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killNodes, runJson, sleep, startNode } from './library-helpers';
+import { killNodes, runJson, sleep, startNode } from '../support/library-helpers';
 
 afterEach(killNodes);
 

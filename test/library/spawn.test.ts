@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, PIPE_LINGER_MS, type Supervised } from 'node-tsinit';
-import { killSpawned, spawnTracked } from './library-helpers';
+import { killSpawned, spawnTracked } from '../support/library-helpers';
 
 const start = spawnTracked;
 afterEach(killSpawned);
@@ -68,7 +68,7 @@ describe('exit status', () => {
 
 describe('a status taken by another waitpid', () => {
   it('settles exited with status 255 (unknown) instead of hanging', async () => {
-    const { native } = await import('../src/native');
+    const { native } = await import('../../src/native');
     const s = start('sh', ['-c', 'exit 3']);
     // Block the loop while the child exits, then take its status the way a
     // careless addon would, before tsinit's SIGCHLD handler runs.

@@ -5,9 +5,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { classify, quickCause, readSample, type StopContext } from '../src/diagnose';
-import { LISTED, Survey, type Look } from '../src/survey';
-import { killAll, sleep, startBounded } from './helpers';
+import { classify, quickCause, readSample, type StopContext } from '../../src/diagnose';
+import { LISTED, Survey, type Look } from '../../src/survey';
+import { killAll, sleep, startBounded } from '../support/helpers';
 
 afterEach(killAll);
 

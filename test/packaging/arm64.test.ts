@@ -11,7 +11,7 @@
 import { existsSync, openSync, readSync, closeSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, type Packed } from './pack-helpers';
+import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, type Packed } from '../support/pack-helpers';
 
 afterEach(killStarted);
 

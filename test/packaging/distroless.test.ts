@@ -9,9 +9,9 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { firstChildOf, sleep, startBounded, type Bounded } from './helpers';
-import { findOnPath, killStarted, packForRelease, type Packed } from './pack-helpers';
-import { buildRootfs, installPackage, shellsIn } from './rootfs-helpers';
+import { firstChildOf, sleep, startBounded, type Bounded } from '../support/helpers';
+import { findOnPath, killStarted, packForRelease, type Packed } from '../support/pack-helpers';
+import { buildRootfs, installPackage, shellsIn } from '../support/rootfs-helpers';
 
 const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
 /** The documented ENTRYPOINT for images without a shell. */

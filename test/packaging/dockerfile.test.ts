@@ -2,13 +2,13 @@
  * Dockerfile.example, read as text: the promises the file makes (exec form,
  * pinned install, non-root user, stop signal and grace). The image it
  * describes is built and run by a real container engine in
- * test/engine.test.ts.
+ * test/packaging/engine.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './pack-helpers';
-import { parseSignal } from '../src/signals';
+import { ROOT } from '../support/pack-helpers';
+import { parseSignal } from '../../src/signals';
 
 /** One instruction of a Dockerfile: keyword (upper case) and the rest of its logical line. */
 interface Instruction { keyword: string; rest: string }

@@ -1,7 +1,7 @@
 /**
  * Dockerfile.example built and run by a real container engine: podman (with
  * runc as its OCI runtime). No registry is reachable, so the base image is
- * made here (test/rootfs-helpers.ts: the host's node, its libraries, /bin/sh,
+ * made here (test/support/rootfs-helpers.ts: the host's node, its libraries, /bin/sh,
  * the node user, and the package installed globally from the packed tarball,
  * as the Dockerfile's RUN line installs it from the registry) and imported;
  * the app image is then built by podman from Dockerfile.example itself, with
@@ -16,13 +16,13 @@ import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { sleep } from './helpers';
-import { execCommand, killStarted, mustRun, packForRelease, ROOT, type ExecResult, type Packed } from './pack-helpers';
-import { buildRootfs, installPackage, PODMAN, podmanUlimits } from './rootfs-helpers';
-import { readStat } from '../src/proc';
+import { sleep } from '../support/helpers';
+import { execCommand, killStarted, mustRun, packForRelease, ROOT, type ExecResult, type Packed } from '../support/pack-helpers';
+import { buildRootfs, installPackage, PODMAN, podmanUlimits } from '../support/rootfs-helpers';
+import { readStat } from '../../src/proc';
 
 const DOCKERFILE = path.join(ROOT, 'Dockerfile.example');
-const CONTEXT = path.join(ROOT, 'test', 'fixtures', 'docker');
+const CONTEXT = path.join(ROOT, 'test', 'support', 'fixtures', 'docker');
 const TAG = `${process.pid}-${Date.now().toString(36)}`;
 const BASE = `localhost/tsinit-test-base:${TAG}`;
 const APP = `localhost/tsinit-test-app:${TAG}`;

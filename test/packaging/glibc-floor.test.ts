@@ -11,10 +11,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, run, start, startBounded, TSINIT } from './helpers';
-import { fixture, tempDir } from './fixtures/util';
-import { findOnPath } from './pack-helpers';
-import { session } from './pty-helpers';
+import { killAll, ROOT, run, start, startBounded, TSINIT } from '../support/helpers';
+import { fixture, tempDir } from '../support/fixtures/util';
+import { findOnPath } from '../support/pack-helpers';
+import { session } from '../support/pty-helpers';
 
 afterEach(killAll);
 

@@ -13,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execCommand, killStarted, ROOT } from './pack-helpers';
+import { execCommand, killStarted, ROOT } from '../support/pack-helpers';
 
 afterEach(killStarted);
 

@@ -9,7 +9,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } fro
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, startBounded } from './helpers';
+import { killAll, ROOT, startBounded } from '../support/helpers';
 
 afterEach(killAll);
 

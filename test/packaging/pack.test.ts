@@ -5,7 +5,7 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from './pack-helpers';
+import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from '../support/pack-helpers';
 
 afterEach(killStarted);
 

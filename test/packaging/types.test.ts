@@ -7,14 +7,14 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symli
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runJson } from './library-helpers';
+import { runJson } from '../support/library-helpers';
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 
 describe('entry points', () => {
   it('a consumer using every export type-checks, from ESM (.mts) and from CommonJS (.cts), with stream types that follow stdio', () => {
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'test', 'types', 'tsconfig.json')], { encoding: 'utf8', timeout: 230_000 });
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'test', 'support', 'fixtures', 'types', 'tsconfig.json')], { encoding: 'utf8', timeout: 230_000 });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.status).toBe(0);
   }, 240_000); // tsc alone takes ~10 s of CPU; the shared machine may be slower

@@ -8,9 +8,11 @@ import * as path from 'node:path';
  * or older than the sources.
  */
 export default function setup(): void {
-  const root = path.join(__dirname, '..');
+  const root = path.join(__dirname, '..', '..');
   const src = path.join(root, 'src');
-  const newestSource = Math.max(...readdirSync(src).map((f) => statSync(path.join(src, f)).mtimeMs));
+  // Recursive: the sources may sit in folders.
+  const newestSource = Math.max(...readdirSync(src, { recursive: true, encoding: 'utf8' })
+    .map((f) => statSync(path.join(src, f)).mtimeMs));
   for (const built of ['cli.js', 'tsinit.cjs', 'library.cjs']) {
     const file = path.join(root, 'dist', built);
     if (!existsSync(file)) {

@@ -1,5 +1,5 @@
 /**
- * Harness for the library tests: runs a Node fixture (test/fixtures/library)
+ * Harness for the library tests: runs a Node fixture (test/support/fixtures/library)
  * as PID 1 of a fresh PID namespace or as an ordinary process, bounded in
  * time, leaving nothing behind. The fixtures load the package by its own
  * name ('node-tsinit', 'node-tsinit/register'), so they exercise the built entry points.

@@ -1,5 +1,5 @@
 /**
- * An interactive bash on a real pseudo-terminal (test/fixtures/pty-session.py),
+ * An interactive bash on a real pseudo-terminal (test/support/fixtures/pty-session.py),
  * driven step by step: for the job-control tests.
  */
 import { spawnSync } from 'node:child_process';

@@ -4,8 +4,8 @@
  * `ldd` lists for it, optionally a /bin/sh (the host's dash) and the users of
  * the official node images, and the package installed from a packed tarball
  * exactly as a Dockerfile's RUN line would install it. Used as the base image
- * of a real container engine (test/engine.test.ts) and as a shell-less
- * "distroless" root for PID 1 (test/distroless.test.ts).
+ * of a real container engine (test/packaging/engine.test.ts) and as a shell-less
+ * "distroless" root for PID 1 (test/packaging/distroless.test.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';

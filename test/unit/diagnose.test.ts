@@ -2,7 +2,7 @@
  * The stop-diagnosis classifier on recorded /proc text, and the termination
  * message. The D-state sample was recorded from a real process (a perl
  * parent blocked in vfork while its child sleeps); the end-to-end tests in
- * stop-diagnosis.test.ts make the same kind of process live.
+ * cli/stop-diagnosis.test.ts make the same kind of process live.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -11,16 +11,16 @@ import { describe, expect, it } from 'vitest';
 import {
   classify, classifyAll, formatSurvivor, hasSignal, parseMask,
   type ProcSample, type StopContext, type Survivor,
-} from '../src/diagnose';
+} from '../../src/diagnose';
 import {
   formatTerminationMessage, terminationLogPath, writeTerminationLog, TERMINATION_LOG_LIMIT,
-} from '../src/termination-log';
+} from '../../src/termination-log';
 
 const SIGTERM = 15;
 const SIGWINCH = 28;
 
 function recorded(name: string): ProcSample {
-  return JSON.parse(readFileSync(path.join(__dirname, 'fixtures', 'proc', `${name}.json`), 'utf8')) as ProcSample;
+  return JSON.parse(readFileSync(path.join(__dirname, '..', 'support', 'fixtures', 'proc', `${name}.json`), 'utf8')) as ProcSample;
 }
 
 /** A sample of a single-threaded process, built the way /proc writes it. */

@@ -4,7 +4,7 @@
  * precedence, and malformed values as usage errors.
  */
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GRACE_SECONDS, parseCommandLine, UsageError, USAGE } from '../src/options';
+import { DEFAULT_GRACE_SECONDS, parseCommandLine, UsageError, USAGE } from '../../src/options';
 
 const parse = parseCommandLine;
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import {
   forwardableSignals, MAX_SIGNAL, NOT_FORWARDED, parseSignal, signalName, signalTable, SIGRTMAX, SIGRTMIN,
   toSignalNumber,
-} from '../src/signals';
+} from '../../src/signals';
 
 describe('standard signals', () => {
   it("every name agrees with Node's own table for Linux", () => {
@@ -137,7 +137,7 @@ describe('signals the C library keeps for itself', () => {
   it('a watch on one (33 on glibc; 34 too on musl) is skipped, not fatal, and the others still arrive', () => {
     // Inside Node, through the built signal hub: 33 is refused by sigaction
     // here just as 34 is on musl, where the init subscribes to it.
-    const hub = JSON.stringify(path.join(__dirname, '..', 'dist', 'signal-hub.js'));
+    const hub = JSON.stringify(path.join(__dirname, '..', '..', 'dist', 'signal-hub.js'));
     const script = `const { subscribe } = require(${hub});
       subscribe([33, 12], (n) => { console.log('got ' + n); process.exit(0); }, true);
       console.log('subscribed');
