@@ -11,7 +11,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type SpawnOptions } from 'node-tsinit';
-import { fetchedNodeBin, killAll, start, startBounded, type Running } from '../support/helpers';
+import { fetchedNodeBin, inNamespace, killAll, type Running, start, startBounded } from '../support/helpers';
 import { fixture, listeningPorts, tempDir, until } from '../support/fixtures/util';
 
 afterEach(killAll);
@@ -212,8 +212,8 @@ describe('beside tini, dumb-init and catatonit, on the same input', () => {
     const what = `${peer.init} passes fd 3 on, ${peer.keepsCopy ? 'keeps its own copy' : 'closes its copy'} and ` +
       `${peer.readdresses ? 'readdresses LISTEN_PID to the child' : 'leaves LISTEN_PID naming itself'}`;
     it.skipIf(bin === undefined)(`${what}${bin === undefined ? ' (SKIPPED: not installed)' : ''}`, async () => {
-      const b = startBounded('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child',
-        'python3', FDWRAP, 'activate', 'self', bin!, ...peer.args, fdchild, '3'], { timeoutMs: 20_000 });
+      const b = startBounded(...inNamespace(['python3', FDWRAP, 'activate', 'self', bin!, ...peer.args, fdchild, '3']),
+        { timeoutMs: 20_000 });
       const port = Number((await b.waitFor(/^port=(\d+)$/m))[1]);
       await b.waitFor(/^ready$/m);
       const view = childView(b.stdout());

@@ -4,24 +4,24 @@
  * so once, naming PID 1 and the ENTRYPOINT to use; otherwise it says nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, run, startBounded, TSINIT } from '../support/helpers';
+import { inNamespace, killAll, run, startBounded, TSINIT } from '../support/helpers';
 import { findOnPath } from '../support/pack-helpers';
 import { wrapperName } from '../../src/pid1-check';
 
 afterEach(killAll);
 
-const NS = ['--pid', '--fork', '--mount-proc', '--kill-child'];
 const WARNING = /tsinit: warning: PID 1 is (\S+) .*ENTRYPOINT \["tsinit", "--"\]/;
 
-async function inNamespace(argv: readonly string[]): Promise<{ code: number | null; stderr: string }> {
-  const r = await startBounded('unshare', [...NS, ...argv], { timeoutMs: 20_000 }).result;
+/** Runs `argv` as PID 1 of a fresh PID namespace, to its end. */
+async function asPid1(argv: readonly string[]): Promise<{ code: number | null; stderr: string }> {
+  const r = await startBounded(...inNamespace(argv), { timeoutMs: 20_000 }).result;
   expect(r.timedOut).toBe(false);
   return r;
 }
 
 describe('warning when PID 1 is not tsinit but a wrapper', () => {
   it('PID 1 `sh -c "tsinit -- ...; ..."` (not exec): one warning naming sh', async () => {
-    const r = await inNamespace(['sh', '-c', `"${TSINIT}" -- true; exit $?`]);
+    const r = await asPid1(['sh', '-c', `"${TSINIT}" -- true; exit $?`]);
     expect(r.code).toBe(0);
     expect(r.stderr.match(new RegExp(WARNING, 'g'))).toHaveLength(1);
     expect(r.stderr.match(WARNING)![1]).toBe('sh');
@@ -29,7 +29,7 @@ describe('warning when PID 1 is not tsinit but a wrapper', () => {
 
   it('PID 1 `node wrapper` spawning tsinit: a warning naming node', async () => {
     const wrapper = `require("child_process").spawnSync(${JSON.stringify(TSINIT)}, ["--", "true"], { stdio: "inherit" })`;
-    const r = await inNamespace([process.execPath, '-e', wrapper]);
+    const r = await asPid1([process.execPath, '-e', wrapper]);
     expect(r.stderr.match(WARNING)?.[1]).toBe('node');
   });
 
@@ -40,7 +40,7 @@ describe('warning when PID 1 is not tsinit but a wrapper', () => {
   });
 
   it.skipIf(findOnPath('tini') === undefined)('PID 1 another init (tini): no warning', async () => {
-    const r = await inNamespace([findOnPath('tini')!, '-s', '--', TSINIT, '--', 'true']);
+    const r = await asPid1([findOnPath('tini')!, '-s', '--', TSINIT, '--', 'true']);
     expect(r.code).toBe(0);
     expect(r.stderr).not.toMatch(/PID 1 is/);
   });

@@ -10,7 +10,7 @@ import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, 
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, run, sleep, start, startBounded } from '../support/helpers';
+import { inNamespace, killAll, ROOT, run, sleep, start, startBounded } from '../support/helpers';
 import { tempDir } from '../support/fixtures/util';
 import { commandArgv, nameWidth, parseProcfile, ProcfileError } from '../../src/procfile';
 import { flushLine, linePrefix, OutputSink, pipeLines, prefixLines } from '../../src/prefix';
@@ -329,8 +329,8 @@ describe('--procfile in a root without /bin/sh', () => {
   });
 
   it('commands are split on whitespace and run directly; the first to end decides', async () => {
-    const b = startBounded('unshare', ['--pid', '--fork', '--kill-child', `--root=${root}`, '--mount-proc',
-      '/usr/bin/node', '/app/bin/tsinit', '-v', '--procfile', '/Procfile'], { env: { PATH: '/bin:/usr/bin' } });
+    const b = startBounded(...inNamespace([
+      '/usr/bin/node', '/app/bin/tsinit', '-v', '--procfile', '/Procfile'], { root }), { env: { PATH: '/bin:/usr/bin' } });
     const r = await b.result;
     expect(r.stderr).toMatch(/\/bin\/sh not found: each command is split on whitespace/);
     expect(r.stdout).toBe('hello   | hello from no-shell\n');
@@ -339,8 +339,8 @@ describe('--procfile in a root without /bin/sh', () => {
   });
 
   it('a command that cannot be run is reported with its service; tsinit exits 127 and stops the others', async () => {
-    const b = startBounded('unshare', ['--pid', '--fork', '--kill-child', `--root=${root}`, '--mount-proc',
-      '/usr/bin/node', '/app/bin/tsinit', '--procfile', '/Procfile.bad'], { env: { PATH: '/bin:/usr/bin' } });
+    const b = startBounded(...inNamespace([
+      '/usr/bin/node', '/app/bin/tsinit', '--procfile', '/Procfile.bad'], { root }), { env: { PATH: '/bin:/usr/bin' } });
     const r = await b.result;
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/^tsinit: service missing: cannot run '\/bin\/nonexistent': not found$/m);

@@ -10,7 +10,7 @@
  * /proc/PID/comm and SigCgt without sleeping. Each case runs 20 times.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, startBounded, TSINIT } from '../support/helpers';
+import { inNamespace, killAll, startBounded, TSINIT } from '../support/helpers';
 import { fixture } from '../support/fixtures/util';
 
 afterEach(killAll);
@@ -42,7 +42,7 @@ async function stopDuringStartUp(opts: { comm: string; pid1: boolean; entry: str
   const tally: Tally = { honoured: 0, childRan: 0, tsinitKilled: 0, notSent: 0, lost: [] };
   for (let i = 0; i < RUNS; i++) {
     const inner = [...opts.entry, '-v', '--', ...CHILD];
-    const target = opts.pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child', ...inner] : inner;
+    const target = opts.pid1 ? inNamespace(inner).flat() : inner;
     const args = [...(opts.pid1 ? ['-n'] : []), '-c', String(SIGTERM), opts.comm, String(SIGTERM), '--', ...target];
     const r = await startBounded(commkill, args, { env: { ...process.env, ...opts.env }, timeoutMs: 5000 }).result;
     if (/never saw/.test(r.stderr)) { tally.notSent++; continue; }

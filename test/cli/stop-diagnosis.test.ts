@@ -7,7 +7,7 @@ import { closeSync, constants as fsConstants, existsSync, mkdtempSync, openSync,
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAll, start, TSINIT } from '../support/helpers';
+import { inNamespace, killAll, start, TSINIT } from '../support/helpers';
 
 afterEach(killAll);
 
@@ -238,7 +238,7 @@ trap 'echo got-term; exit 3' TERM
 echo filled
 while :; do sleep 0.1; done
 `);
-    const p = spawnProcess('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', TSINIT, '-vvv', child],
+    const p = spawnProcess(...inNamespace([TSINIT, '-vvv', child]),
       { stdio: ['ignore', 'pipe', fd], detached: true });
     closeSync(fd);
     try {

@@ -12,6 +12,7 @@ import { existsSync, openSync, readSync, closeSync, writeFileSync, chmodSync, mk
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, type Packed } from '../support/pack-helpers';
+import { inNamespace } from '../support/helpers';
 
 afterEach(killStarted);
 
@@ -19,7 +20,6 @@ afterEach(killStarted);
 const ARM64_NODE_VERSION = '24.22.3';
 const SYSROOT = '/usr/aarch64-linux-gnu';
 const QEMU = findOnPath('qemu-aarch64');
-const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
 
 function missingTool(): string | undefined {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `needs a linux-x64 host, this is ${process.platform}-${process.arch}`;
@@ -84,8 +84,8 @@ describe.skipIf(missing !== undefined)(title('linux-arm64 prebuild under qemu-us
   });
 
   it('tsinit on arm64 Node, as PID 1, runs a program and passes on its exit status', async () => {
-    const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      path.join(packed.stage, 'bin', 'tsinit'), '--', 'sh', '-c', 'echo "ppid=$PPID"; exit 3'],
+    const r = await execCommand(...inNamespace([
+      path.join(packed.stage, 'bin', 'tsinit'), '--', 'sh', '-c', 'echo "ppid=$PPID"; exit 3']),
     { cwd: packed.stage, env, timeoutMs: 120_000 });
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.stdout).toContain('ppid=1');
@@ -93,8 +93,8 @@ describe.skipIf(missing !== undefined)(title('linux-arm64 prebuild under qemu-us
 
   it('tsinit on arm64 Node forwards SIGTERM sent to PID 1 to the program', async () => {
     // The program signals PID 1 (tsinit) itself, then would sleep; the forwarded SIGTERM ends it.
-    const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      path.join(packed.stage, 'bin', 'tsinit'), '--', 'sh', '-c', 'kill -TERM 1; sleep 30; echo not-forwarded'],
+    const r = await execCommand(...inNamespace([
+      path.join(packed.stage, 'bin', 'tsinit'), '--', 'sh', '-c', 'kill -TERM 1; sleep 30; echo not-forwarded']),
     { cwd: packed.stage, env, timeoutMs: 120_000 });
     expect(r.stdout).not.toContain('not-forwarded');
     expect(r.code, r.stdout + r.stderr).toBe(128 + 15);

@@ -9,11 +9,10 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { firstChildOf, sleep, startBounded, type Bounded } from '../support/helpers';
-import { findOnPath, killStarted, packForRelease, type Packed } from '../support/pack-helpers';
+import { type Bounded, firstChildOf, inNamespace, sleep, startBounded } from '../support/helpers';
+import { killStarted, packForRelease, type Packed } from '../support/pack-helpers';
 import { buildRootfs, installPackage, shellsIn } from '../support/rootfs-helpers';
 
-const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
 /** The documented ENTRYPOINT for images without a shell. */
 const ENTRYPOINT = ['node', '/app/node_modules/node-tsinit/bin/tsinit', '--'];
 const INSPECTOR_PORT = 9229;
@@ -49,9 +48,8 @@ describe('tsinit as PID 1 of a root filesystem without /bin/sh (distroless)', ()
 
   /** Runs the ENTRYPOINT (node found through PATH inside the root) with `cmd` as PID 1, with exactly `env`. */
   function start(cmd: readonly string[], env: Record<string, string> = {}): Bounded {
-    return startBounded(UNSHARE, ['--pid', '--fork', '--mount', '--mount-proc', '--net', '--kill-child', `--root=${root}`,
-      ...ENTRYPOINT, ...cmd],
-    { env: { PATH: '/usr/local/bin', ...env }, timeoutMs: 30_000 });
+    return startBounded(...inNamespace([...ENTRYPOINT, ...cmd], { root, extra: ['--mount', '--net'] }),
+      { env: { PATH: '/usr/local/bin', ...env }, timeoutMs: 30_000 });
   }
 
   it('holds no shell, only node, its libraries, the package and the app', () => {

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { killAll, ROOT, run, start, startBounded, TSINIT } from '../support/helpers';
+import { inNamespace, killAll, ROOT, run, start, startBounded, TSINIT } from '../support/helpers';
 import { fixture, tempDir } from '../support/fixtures/util';
 import { findOnPath } from '../support/pack-helpers';
 import { session } from '../support/pty-helpers';
@@ -168,7 +168,7 @@ describe('without the _np extensions (TSINIT_NATIVE_NO_NP=1)', () => {
     const script = `const { spawn } = require(${JSON.stringify(ROOT)});
       const s = spawn('sh', ['-c', ${JSON.stringify(SHOW_STATE)}], { cwd: ${JSON.stringify(dir)} });
       s.exited.then((st) => { console.log('status=' + st.code); process.exit(0); });`;
-    const b = startBounded('unshare', ['--pid', '--fork', '--mount-proc', '--kill-child', ...dirty, process.execPath, '-e', script],
+    const b = startBounded(...inNamespace([...dirty, process.execPath, '-e', script]),
       { env: envWith(NO_NP), timeoutMs: 30_000 });
     const r = await b.result;
     const s = expectCleanChild(r.stdout);

@@ -5,7 +5,8 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from '../support/pack-helpers';
+import { cleanEnv, execCommand, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from '../support/pack-helpers';
+import { inNamespace } from '../support/helpers';
 
 afterEach(killStarted);
 
@@ -19,9 +20,6 @@ function exportTargets(e: unknown): string[] {
   if (e === null || typeof e !== 'object') return [];
   return Object.values(e).flatMap(exportTargets);
 }
-
-// Looked up on this PATH: the commands below run with a PATH that holds only node, npm, npx and sh.
-const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
 
 let packed: Packed;
 beforeAll(async () => { packed = await packForRelease(); }, 300_000);
@@ -85,8 +83,8 @@ describe('installed from a tarball without a fitting prebuild (as on Alpine), wi
 
   it('builds the addon at install and runs as PID 1', async () => {
     expect(existsSync(path.join(app, 'node_modules', 'node-tsinit', 'build', 'Release', 'tsinit.node'))).toBe(true);
-    const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      path.join(app, 'node_modules', '.bin', 'tsinit'), '--', 'sh', '-c', 'echo "ppid=$PPID"; exit 5'],
+    const r = await execCommand(...inNamespace([
+      path.join(app, 'node_modules', '.bin', 'tsinit'), '--', 'sh', '-c', 'echo "ppid=$PPID"; exit 5']),
     { cwd: app, env: cleanEnv(), timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(5);
     expect(r.stdout).toContain('ppid=1');
@@ -137,8 +135,8 @@ describe('installed from the tarball with no compiler on PATH', () => {
   };
 
   it('`npx tsinit -- node -e` runs as the first process of a fresh PID namespace and passes on the exit code', async () => {
-    const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      'npx', '--no', '--', 'tsinit', '--', 'node', '-e', probe], { cwd: app, env, timeoutMs: 60_000 });
+    const r = await execCommand(...inNamespace([
+      'npx', '--no', '--', 'tsinit', '--', 'node', '-e', probe]), { cwd: app, env, timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(7);
     const p = parseProbe(r.stdout);
     // npx is PID 1 and starts tsinit; the program's parent is tsinit.
@@ -147,8 +145,8 @@ describe('installed from the tarball with no compiler on PATH', () => {
   });
 
   it('the installed bin is PID 1 itself and the program its child', async () => {
-    const r = await execCommand(UNSHARE, ['--pid', '--fork', '--mount-proc', '--kill-child',
-      tsinitBin(), '--', 'node', '-e', probe], { cwd: app, env, timeoutMs: 60_000 });
+    const r = await execCommand(...inNamespace([
+      tsinitBin(), '--', 'node', '-e', probe]), { cwd: app, env, timeoutMs: 60_000 });
     expect(r.code, r.stdout + r.stderr).toBe(7);
     const p = parseProbe(r.stdout);
     expect(p.ppid).toBe(1);

@@ -1,14 +1,57 @@
 /**
  * Test harness: runs the real tsinit binary, as PID 1 of a fresh PID
- * namespace (`unshare --pid --fork --mount-proc --kill-child`) or as an
- * ordinary process, bounded in time, leaving nothing behind.
+ * namespace (`unshare --pid --fork --mount-proc --kill-child`, see
+ * {@link inNamespace}) or as an ordinary process, bounded in time, leaving
+ * nothing behind.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 export const ROOT = path.join(__dirname, '..', '..');
 export const TSINIT = path.join(ROOT, 'bin', 'tsinit');
+
+/** The first executable called `name` on `PATH`, or undefined. */
+export function findOnPath(name: string, PATH = process.env['PATH'] ?? ''): string | undefined {
+  for (const dir of PATH.split(':')) {
+    if (dir === '') continue;
+    const p = path.join(dir, name);
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+/**
+ * unshare(1) by its full path, so that a command given an environment whose
+ * PATH lacks it (a clean or a chroot's PATH) still starts.
+ */
+export const UNSHARE = findOnPath('unshare') ?? '/usr/bin/unshare';
+
+/**
+ * unshare(1)'s options for a fresh PID namespace with a /proc of its own,
+ * whose processes all die when the command (its PID 1) or unshare dies.
+ */
+export const PID_NAMESPACE: readonly string[] = ['--pid', '--fork', '--mount-proc', '--kill-child'];
+
+/** The variants of {@link inNamespace}. */
+export interface NamespaceOptions {
+  /** Mount a /proc of the new namespace (default true); without it the command sees the host's /proc. */
+  mountProc?: boolean;
+  /** `--root=DIR`: the command runs with DIR as its root (and /proc is mounted there). */
+  root?: string;
+  /** More unshare options, e.g. `--mount` or `--net`. */
+  extra?: readonly string[];
+}
+
+/**
+ * The command and arguments that run `argv` as PID 1 of a fresh PID
+ * namespace ({@link PID_NAMESPACE}), for `startBounded(...inNamespace(argv), opts)`.
+ */
+export function inNamespace(argv: readonly string[], opts: NamespaceOptions = {}): [string, string[]] {
+  const ns = opts.mountProc === false ? PID_NAMESPACE.filter((o) => o !== '--mount-proc') : PID_NAMESPACE;
+  const root = opts.root === undefined ? [] : [`--root=${opts.root}`];
+  return [UNSHARE, [...ns, ...(opts.extra ?? []), ...root, ...argv]];
+}
 
 export interface RunOptions {
   /** Run as PID 1 of a new PID namespace (default true). */
@@ -160,8 +203,7 @@ export async function firstChildOf(pid: number, what = 'the process'): Promise<n
 export function start(args: readonly string[], opts: RunOptions = {}): Running {
   const pid1 = opts.pid1 ?? true;
   const inner = [...(opts.wrap ?? []), TSINIT, ...args];
-  const cmd = pid1 ? 'unshare' : inner[0]!;
-  const argv = pid1 ? ['--pid', '--fork', '--mount-proc', '--kill-child', ...inner] : inner.slice(1);
+  const [cmd, argv] = pid1 ? inNamespace(inner) : [inner[0]!, inner.slice(1)];
   const env = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   const b = startBounded(cmd, argv, { env: env as NodeJS.ProcessEnv, timeoutMs: opts.timeoutMs, input: opts.input });

@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { spawn, type Supervised } from 'node-tsinit';
-import { firstChildOf, killAll, startBounded } from './helpers';
+import { firstChildOf, inNamespace, killAll, startBounded } from './helpers';
 
 export const FIXTURES = path.join(__dirname, 'fixtures', 'library');
 
@@ -33,10 +33,10 @@ export const killNodes = killAll;
 export function startNode(fixture: string, args: readonly string[] = [], opts: { pid1?: boolean; timeoutMs?: number; mountProc?: boolean } = {}): NodeRun {
   const script = path.join(FIXTURES, fixture);
   const pid1 = opts.pid1 ?? true;
-  const ns = ['--pid', '--fork', ...(opts.mountProc === false ? [] : ['--mount-proc']), '--kill-child'];
-  const b = pid1
-    ? startBounded('unshare', [...ns, process.execPath, script, ...args], { cwd: FIXTURES, timeoutMs: opts.timeoutMs ?? 30_000, keepStdin: true })
-    : startBounded(process.execPath, [script, ...args], { cwd: FIXTURES, timeoutMs: opts.timeoutMs ?? 30_000, keepStdin: true });
+  const [cmd, argv] = pid1
+    ? inNamespace([process.execPath, script, ...args], { mountProc: opts.mountProc })
+    : [process.execPath, [script, ...args]];
+  const b = startBounded(cmd, argv, { cwd: FIXTURES, timeoutMs: opts.timeoutMs ?? 30_000, keepStdin: true });
   const hostPid = async (): Promise<number> => (pid1 ? firstChildOf(b.proc.pid!, 'the fixture') : b.proc.pid!);
   return {
     proc: b.proc,

@@ -5,10 +5,10 @@
  * and runs commands bounded in time with nothing left behind.
  */
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { killAll, startBounded } from './helpers';
+import { findOnPath, killAll, startBounded } from './helpers';
 
 export const ROOT = path.join(__dirname, '..', '..');
 
@@ -64,15 +64,7 @@ export async function mustRun(cmd: string, args: readonly string[], opts: ExecOp
   return r;
 }
 
-/** The first executable called `name` on `PATH`, or undefined. */
-export function findOnPath(name: string, PATH = process.env['PATH'] ?? ''): string | undefined {
-  for (const dir of PATH.split(':')) {
-    if (dir === '') continue;
-    const p = path.join(dir, name);
-    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
-  }
-  return undefined;
-}
+export { findOnPath } from './helpers';
 
 /**
  * This environment without npm's run-script variables (npm_*), NODE_OPTIONS
