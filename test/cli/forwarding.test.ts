@@ -8,6 +8,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { forwardableSignals, signalName } from '../../src/signals';
 import { killAll, sleep, start, type Running } from '../support/helpers';
 import { fixture, matches, recorded, tempDir } from '../support/fixtures/util';
+import { MODES, MODES_BY_FORWARDING } from '../support/modes';
 
 afterEach(killAll);
 
@@ -43,7 +44,7 @@ const INT = 2;
 const JOB_CONTROL = [20, 21, 22];
 
 describe('every forwardable signal reaches the child\'s whole process group', () => {
-  async function everySignal(pid1: boolean): Promise<void> {
+  it.each(MODES)('1..64 minus KILL STOP CHLD SEGV BUS FPE ILL TRAP SYS ABRT 32 33, real-time included (job-control signals aside when not PID 1), %s', async ({ pid1 }) => {
     const copies = 3;
     const { h, pid } = await startRecorder([], ['-s', '-x', '15', '-e', '0'], copies, { pid1, timeoutMs: 40_000 });
     // Job-control signals stop a non-PID-1 tsinit itself (they are the job-control suite's business).
@@ -60,14 +61,6 @@ describe('every forwardable signal reaches the child\'s whole process group', ()
       expect(missing, `copy ${i}`).toEqual([]);
     }
     expect(r.code).toBe(0);
-  }
-
-  it('as PID 1: 1..64 minus KILL STOP CHLD SEGV BUS FPE ILL TRAP SYS ABRT 32 33, real-time included', async () => {
-    await everySignal(true);
-  });
-
-  it('not PID 1: the same, job-control signals aside', async () => {
-    await everySignal(false);
   });
 
   it('real-time signals and HUP/INT are forwarded even when tsinit was started with them ignored', async () => {
@@ -117,11 +110,17 @@ describe('-c, --single-child', () => {
     });
   }
 
-  it('without -c the same signals reach the grandchild too (control)', async () => {
-    const { h, pid } = await startRecorder([], ['-s', '-x', '15', '-e', '0'], 2);
-    process.kill(pid, 'SIGUSR2');
-    await waitRecorded(h, 12, 0);
-    await waitRecorded(h, 12, 1);
+  it.each(MODES_BY_FORWARDING)('%s, forwarding %s: SIGUSR2 and a real-time signal reach the grandchild in the child\'s group exactly when forwarding goes to the group', async (mode, forwarding) => {
+    const { h, pid } = await startRecorder([...forwarding.args], ['-s', '-x', '15', '-e', '0'], 2, { pid1: mode.pid1 });
+    for (const s of [12, 40]) {
+      process.kill(pid, s);
+      await waitRecorded(h, s, 0);
+      if (forwarding.group) await waitRecorded(h, s, 1);
+    }
+    if (!forwarding.group) {
+      await sleep(300);
+      expect(recorded(h.stdout(), 1)).toEqual([]);
+    }
     process.kill(pid, TERM);
     expect((await h.result).code).toBe(0);
   });
@@ -175,25 +174,23 @@ describe('-r, --rewrite FROM:TO', () => {
 });
 
 describe('SIGPIPE', () => {
-  for (const pid1 of [true, false]) {
-    it(`a SIGPIPE raised by tsinit's own write to a closed stderr is not forwarded, \`kill -PIPE\` is (${pid1 ? 'PID 1' : 'not PID 1'})`, async () => {
-      const { h, pid } = await startRecorder(['-vvv'], ['-x', '15', '-e', '0'], 1, { pid1 });
-      // Close the only read end of tsinit's stderr: each log line now raises SIGPIPE in tsinit.
-      h.proc.stderr!.destroy();
-      for (const s of [12, 10, 28]) {
-        process.kill(pid, s); // forwarded, and logged at -v: a write to the broken pipe
-        await waitRecorded(h, s);
-      }
-      await sleep(300);
-      expect(recorded(h.stdout())).not.toContain(13);
-      process.kill(pid, 'SIGPIPE');
-      await waitRecorded(h, 13);
-      process.kill(pid, TERM);
-      const r = await h.result;
-      expect(recorded(r.stdout).filter((s) => s === 13)).toHaveLength(1);
-      expect(r.code).toBe(0);
-    });
-  }
+  it.each(MODES)('a SIGPIPE raised by tsinit\'s own write to a closed stderr is not forwarded, `kill -PIPE` is, %s', async ({ pid1 }) => {
+    const { h, pid } = await startRecorder(['-vvv'], ['-x', '15', '-e', '0'], 1, { pid1 });
+    // Close the only read end of tsinit's stderr: each log line now raises SIGPIPE in tsinit.
+    h.proc.stderr!.destroy();
+    for (const s of [12, 10, 28]) {
+      process.kill(pid, s); // forwarded, and logged at -v: a write to the broken pipe
+      await waitRecorded(h, s);
+    }
+    await sleep(300);
+    expect(recorded(h.stdout())).not.toContain(13);
+    process.kill(pid, 'SIGPIPE');
+    await waitRecorded(h, 13);
+    process.kill(pid, TERM);
+    const r = await h.result;
+    expect(recorded(r.stdout).filter((s) => s === 13)).toHaveLength(1);
+    expect(r.code).toBe(0);
+  });
 });
 
 describe('-p, --pdeathsig', () => {
