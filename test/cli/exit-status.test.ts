@@ -12,6 +12,7 @@ import {
 } from '../../src/exit-status';
 import { killAll, run } from '../support/helpers';
 import { tempDir } from '../support/fixtures/util';
+import { MODES } from '../support/modes';
 
 afterEach(killAll);
 
@@ -45,25 +46,19 @@ describe('exit status rules (pure)', () => {
 });
 
 describe('tsinit exits with the child\'s status', () => {
-  it.each([0, 42, 255])('exit code %i propagates as PID 1', async (code) => {
-    const r = await run(['--', 'sh', '-c', `exit ${code}`]);
+  const CODES = [0, 42, 77, 255];
+  /** Signal, and the status it must give: 128+N. */
+  const KILLED = [['KILL', 137], ['SEGV', 139], ['TERM', 143], ['64', 192]] as const;
+  it.each(MODES.flatMap((m) => CODES.map((code) => [code, m] as const)))('exit code %i propagates, %s', async (code, { pid1 }) => {
+    const r = await run(['--', 'sh', '-c', `exit ${code}`], { pid1 });
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(code);
   });
-  it('exit code propagates when not PID 1', async () => {
-    const r = await run(['--', 'sh', '-c', 'exit 77'], { pid1: false });
-    expect(r.code).toBe(77);
-  });
-  it.each([
-    ['KILL', 137], ['SEGV', 139], ['64', 192],
-  ])('a child killed by SIG%s makes tsinit exit %i', async (sig, status) => {
-    const r = await run(['--', 'sh', '-c', `kill -${sig} $$`]);
-    expect(r.code).toBe(status);
-  });
-  it('a child killed by a signal when tsinit is not PID 1 gives 128+N too', async () => {
-    const r = await run(['--', 'sh', '-c', 'kill -TERM $$'], { pid1: false });
-    expect(r.code).toBe(143);
-  });
+  it.each(MODES.flatMap((m) => KILLED.map(([sig, status]) => [sig, status, m] as const)))(
+    'a child killed by SIG%s makes tsinit exit %i (128+N), %s', async (sig, status, { pid1 }) => {
+      const r = await run(['--', 'sh', '-c', `kill -${sig} $$`], { pid1 });
+      expect(r.code).toBe(status);
+    });
 });
 
 describe('PROGRAM that cannot run', () => {
@@ -83,8 +78,8 @@ describe('PROGRAM that cannot run', () => {
     expect(lines[0]).toContain(program);
   };
 
-  it('not found in PATH: 127 and one line on stderr naming PROGRAM', async () => {
-    const r = await run(['--', 'no-such-program-4711', 'arg']);
+  it.each(MODES)('not found in PATH: 127 and one line on stderr naming PROGRAM, %s', async ({ pid1 }) => {
+    const r = await run(['--', 'no-such-program-4711', 'arg'], { pid1 });
     expect(r.code).toBe(127);
     oneLineNaming(r.stderr, 'no-such-program-4711');
     expect(r.stdout).toBe('');
@@ -93,11 +88,6 @@ describe('PROGRAM that cannot run', () => {
     const r = await run(['--', path.join(dir, 'missing')]);
     expect(r.code).toBe(127);
     oneLineNaming(r.stderr, path.join(dir, 'missing'));
-  });
-  it('not found when not PID 1: 127', async () => {
-    const r = await run(['--', 'no-such-program-4711'], { pid1: false });
-    expect(r.code).toBe(127);
-    oneLineNaming(r.stderr, 'no-such-program-4711');
   });
   it('a file without execute permission: 126 and one line naming PROGRAM', async () => {
     const r = await run(['--', path.join(dir, 'noexec')]);

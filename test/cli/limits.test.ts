@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, run } from '../support/helpers';
+import { MODES } from '../support/modes';
 
 afterEach(killAll);
 
@@ -41,15 +42,13 @@ describe('a soft limit too low for Node, the hard limit high enough: tsinit runs
     { name: 'RLIMIT_AS 256 MiB (hard unlimited)', prlimit: '--as=268435456:unlimited', what: 'address space', soft: '268435456', hard: 'unlimited' },
   ];
   for (const c of cases) {
-    for (const pid1 of [false, true]) {
-      it(`${c.name}, ${pid1 ? 'as PID 1' : 'not as PID 1'}: the child runs with soft ${c.soft} and its status propagates, within 5 s`, async () => {
-        const r = await run(SHOW_LIMITS, { pid1, wrap: [...NOBODY, 'prlimit', c.prlimit, '--'], timeoutMs: LIMIT_MS });
-        expect(r.timedOut, r.stderr).toBe(false);
-        expect(r.stderr).toBe('');
-        expect(r.code).toBe(0);
-        expect(limitOf(r.stdout, c.what)).toEqual([c.soft, c.hard]);
-      });
-    }
+    it.each(MODES)(`${c.name}, %s: the child runs with soft ${c.soft} and its status propagates, within 5 s`, async ({ pid1 }) => {
+      const r = await run(SHOW_LIMITS, { pid1, wrap: [...NOBODY, 'prlimit', c.prlimit, '--'], timeoutMs: LIMIT_MS });
+      expect(r.timedOut, r.stderr).toBe(false);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(limitOf(r.stdout, c.what)).toEqual([c.soft, c.hard]);
+    });
   }
   for (const sh of SHELLS.slice(1)) {
     it(`RLIMIT_NPROC 3 (hard 64) ${sh.how} (ulimit -u or -p, whichever the shell has)`, async () => {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { killAll, run, sleep, start, type Running } from '../support/helpers';
 import { contextSwitches, fixture, listeningPorts, recorded } from '../support/fixtures/util';
+import { MODES } from '../support/modes';
 
 afterEach(killAll);
 
@@ -30,36 +31,34 @@ async function waitRecorded(h: Running, signum: number, ms = 10_000): Promise<vo
 }
 
 describe('a burst of 2,000 signals', () => {
-  for (const pid1 of [true, false]) {
-    it(`tsinit survives, the child gets them, the exit status is right (${pid1 ? 'PID 1' : 'not PID 1'})`, async () => {
-      const { h, pid } = await startRecorder([], ['-s', '-x', '15', '-e', '7'], { pid1, timeoutMs: 40_000 });
-      const standard = [1, 10, 12, 28];
-      const realtime = Array.from({ length: 31 }, (_, i) => 34 + i);
-      const kinds = [...standard, ...realtime];
-      const sent = new Map<number, number>();
-      for (let i = 0; i < 2000; i++) {
-        const s = kinds[i % kinds.length]!;
-        process.kill(pid, s);
-        sent.set(s, (sent.get(s) ?? 0) + 1);
-      }
-      // Every kind arrives (standard signals may merge, real-time ones queue).
-      for (const s of kinds) await waitRecorded(h, s, 20_000);
-      // Real-time signals queue, each one must arrive. Wait until they all did, or until
-      // none has arrived for 3 s, before SIGTERM (delivered ahead of queued real-time
-      // signals, it would end the child with some still on their way).
-      const rtSent = realtime.reduce((n, s) => n + sent.get(s)!, 0);
-      const rtCount = (): number => recorded(h.stdout()).filter((s) => s >= 34).length;
-      for (let last = -1, since = Date.now(); rtCount() < rtSent && Date.now() - since < 3000; await sleep(20)) {
-        const n = rtCount();
-        if (n !== last) { last = n; since = Date.now(); }
-      }
-      process.kill(pid, 'SIGTERM');
-      const r = await h.result;
-      expect(r.code).toBe(7);
-      const rtGot = recorded(r.stdout).filter((s) => s >= 34).length;
-      expect(rtGot, `${rtGot} of ${rtSent} real-time signals arrived`).toBe(rtSent);
-    }, 60_000);
-  }
+  it.each(MODES)('tsinit survives, the child gets them, the exit status is right, %s', async ({ pid1 }) => {
+    const { h, pid } = await startRecorder([], ['-s', '-x', '15', '-e', '7'], { pid1, timeoutMs: 40_000 });
+    const standard = [1, 10, 12, 28];
+    const realtime = Array.from({ length: 31 }, (_, i) => 34 + i);
+    const kinds = [...standard, ...realtime];
+    const sent = new Map<number, number>();
+    for (let i = 0; i < 2000; i++) {
+      const s = kinds[i % kinds.length]!;
+      process.kill(pid, s);
+      sent.set(s, (sent.get(s) ?? 0) + 1);
+    }
+    // Every kind arrives (standard signals may merge, real-time ones queue).
+    for (const s of kinds) await waitRecorded(h, s, 20_000);
+    // Real-time signals queue, each one must arrive. Wait until they all did, or until
+    // none has arrived for 3 s, before SIGTERM (delivered ahead of queued real-time
+    // signals, it would end the child with some still on their way).
+    const rtSent = realtime.reduce((n, s) => n + sent.get(s)!, 0);
+    const rtCount = (): number => recorded(h.stdout()).filter((s) => s >= 34).length;
+    for (let last = -1, since = Date.now(); rtCount() < rtSent && Date.now() - since < 3000; await sleep(20)) {
+      const n = rtCount();
+      if (n !== last) { last = n; since = Date.now(); }
+    }
+    process.kill(pid, 'SIGTERM');
+    const r = await h.result;
+    expect(r.code).toBe(7);
+    const rtGot = recorded(r.stdout).filter((s) => s >= 34).length;
+    expect(rtGot, `${rtGot} of ${rtSent} real-time signals arrived`).toBe(rtSent);
+  }, 60_000);
 });
 
 describe('SIGUSR1 and the Node inspector', () => {
@@ -125,8 +124,8 @@ describe('PID 1 never dies of its own errors', () => {
     expect(r.code).toBe(6);
   });
 
-  it('stdin, stdout and stderr all closed, not PID 1: the status still propagates', async () => {
-    const r = await run(['-vvv', '--', 'sh', '-c', 'exit 5'], { pid1: false, wrap: ['sh', '-c', 'exec "$@" <&- >&- 2>&-', 'sh'] });
+  it.each(MODES)('stdin, stdout and stderr all closed: the status still propagates, %s', async ({ pid1 }) => {
+    const r = await run(['-vvv', '--', 'sh', '-c', 'exit 5'], { pid1, wrap: ['sh', '-c', 'exec "$@" <&- >&- 2>&-', 'sh'] });
     expect(r.code).toBe(5);
   });
 });

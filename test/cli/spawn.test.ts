@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchedNodeBin, hasDisableSigusr1, killAll, run, start, STDIO_ONLY } from '../support/helpers';
 import { fixture, listeningPorts, tempDir } from '../support/fixtures/util';
+import { MODES } from '../support/modes';
 
 afterEach(killAll);
 
@@ -72,20 +73,10 @@ describe('the child\'s signal state', () => {
     expect(s['SigBlk']).toBe(ZERO);
   });
 
-  it('child starts clean even when tsinit was started with signals ignored and blocked (PID 1)', async () => {
+  it.each(MODES)('child starts clean even when tsinit was started with signals ignored and blocked, %s', async ({ pid1 }) => {
     const r = await run(['--', ...SHOW_SIGNALS], {
+      pid1,
       wrap: [runwith, '-i', '1,2,3,13,15,20,21,22,28,34,50,64', '-b', '1,2,10,12,14,15,17,18,20,35,49,64', '--'],
-    });
-    expect(r.code).toBe(0);
-    const s = sigLines(r.stdout);
-    expect(s['SigIgn']).toBe(ZERO);
-    expect(s['SigBlk']).toBe(ZERO);
-  });
-
-  it('child starts clean even when tsinit was started with signals ignored and blocked (not PID 1)', async () => {
-    const r = await run(['--', ...SHOW_SIGNALS], {
-      pid1: false,
-      wrap: [runwith, '-i', '1,2,3,13,15,34,64', '-b', '2,10,15,17,35,64', '--'],
     });
     expect(r.code).toBe(0);
     const s = sigLines(r.stdout);
@@ -100,14 +91,8 @@ describe('the child\'s file descriptors', () => {
   const SHOW_FDS = ['sh', '-c', 'ls /proc/$$/fd; true'];
 
   // Inherited descriptors are passed on (test/cli/inherited-fds.test.ts): none here, so none of Node's may show.
-  it('child has no fds beyond 0, 1, 2 when tsinit inherited none (PID 1)', async () => {
-    const r = await run(['--', ...SHOW_FDS], { wrap: STDIO_ONLY });
-    expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2']);
-  });
-
-  it('child has no fds beyond 0, 1, 2 when tsinit inherited none (not PID 1)', async () => {
-    const r = await run(['--', ...SHOW_FDS], { pid1: false, wrap: STDIO_ONLY });
+  it.each(MODES)('child has no fds beyond 0, 1, 2 when tsinit inherited none, %s', async ({ pid1 }) => {
+    const r = await run(['--', ...SHOW_FDS], { pid1, wrap: STDIO_ONLY });
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n').sort()).toEqual(['0', '1', '2']);
   });
@@ -124,22 +109,16 @@ describe('the child\'s process group and parent', () => {
   /** pid, pgid, ppid of the child shell, and the children of PID 1 in the namespace. */
   const SHOW_IDS = ['sh', '-c', 'set -- $(cut -d" " -f4,5 /proc/$$/stat); echo "pid=$$ ppid=$1 pgid=$2"'];
 
-  it('child is in its own process group (pgid == pid) as PID 1', async () => {
-    const r = await run(['--', ...SHOW_IDS]);
-    const m = /pid=(\d+) ppid=(\d+) pgid=(\d+)/.exec(r.stdout);
-    expect(m, r.stdout).not.toBeNull();
-    expect(m![3]).toBe(m![1]);
-    expect(m![2]).toBe('1');
-  });
-
-  it('child is in its own process group, not tsinit\'s, when not PID 1', async () => {
-    const h = start(['--', ...SHOW_IDS], { pid1: false });
+  it.each(MODES)('child is in its own process group (pgid == pid), not tsinit\'s, and tsinit is its parent, %s', async ({ pid1 }) => {
+    const h = start(['--', ...SHOW_IDS], { pid1 });
     const r = await h.result;
     const m = /pid=(\d+) ppid=(\d+) pgid=(\d+)/.exec(r.stdout);
     expect(m, r.stdout).not.toBeNull();
     expect(m![3]).toBe(m![1]);
-    expect(Number(m![2])).toBe(h.proc.pid);
-    expect(Number(m![3])).not.toBe(h.proc.pid); // the harness made tsinit a group leader of its own
+    // tsinit as the child sees it: 1 in the namespace, else its host pid (a group leader of its own: the harness made it one).
+    const tsinit = pid1 ? 1 : h.proc.pid;
+    expect(Number(m![2])).toBe(tsinit);
+    expect(Number(m![3])).not.toBe(tsinit);
   });
 
   it('PROGRAM is tsinit\'s only direct child', async () => {
