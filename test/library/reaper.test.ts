@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { killNodes, runJson } from '../support/library-helpers';
+import { MODES } from '../support/modes';
 
 afterEach(killNodes);
 
@@ -38,37 +39,23 @@ const LOAD = { timeoutMs: 100_000 };
 const LOAD_TEST_MS = 120_000;
 
 describe('the exit-event guarantee under load', () => {
-  it('as PID 1: 50/50 child_process exit events with the right codes, every orphan reaped, no zombie left', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '0', '0'], { pid1: true, ...LOAD });
-    expect(r.pid).toBe(1);
+  /** load.cjs's last argument: make the fixture a subreaper (when it is not PID 1). */
+  const subreaper = (pid1: boolean): string => (pid1 ? '0' : '1');
+
+  it.each(MODES)('50/50 child_process exit events with the right codes, every orphan reaped, no zombie left, %s', async ({ pid1 }) => {
+    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '0', subreaper(pid1)], { pid1, ...LOAD });
+    if (pid1) expect(r.pid).toBe(1);
+    else expect(r.pid).not.toBe(1);
     expectAllKept(r);
   }, LOAD_TEST_MS);
 
-  it('as subreaper: 50/50 child_process exit events with the right codes, every orphan reaped, no zombie left', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '0', '1'], { pid1: false, ...LOAD });
-    expect(r.pid).not.toBe(1);
+  it.each(MODES)('children spawned from a worker thread keep 50/50 exit events, %s', async ({ pid1 }) => {
+    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'worker', '0', subreaper(pid1)], { pid1, ...LOAD });
     expectAllKept(r);
   }, LOAD_TEST_MS);
 
-  it('children spawned from a worker thread keep 50/50 exit events (as PID 1)', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'worker', '0', '0'], { pid1: true, ...LOAD });
-    expectAllKept(r);
-  }, LOAD_TEST_MS);
-
-  it('children spawned from a worker thread keep 50/50 exit events (as subreaper)', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'worker', '0', '1'], { pid1: false, ...LOAD });
-    expectAllKept(r);
-  }, LOAD_TEST_MS);
-
-  it('with spawnSync and execSync in the mix, their statuses stay exact too (as PID 1)', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '1', '0'], { pid1: true, ...LOAD });
-    expectAllKept(r);
-    expect(r.syncRuns).toBeGreaterThan(0);
-    expect(r.syncBad).toEqual([]);
-  }, LOAD_TEST_MS);
-
-  it('with spawnSync and execSync in the mix, their statuses stay exact too (as subreaper)', async () => {
-    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '1', '1'], { pid1: false, ...LOAD });
+  it.each(MODES)('with spawnSync and execSync in the mix, their statuses stay exact too, %s', async ({ pid1 }) => {
+    const r = await runJson<LoadResult>('load.cjs', ['tsinit', 'main', '1', subreaper(pid1)], { pid1, ...LOAD });
     expectAllKept(r);
     expect(r.syncRuns).toBeGreaterThan(0);
     expect(r.syncBad).toEqual([]);
