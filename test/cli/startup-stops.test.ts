@@ -12,6 +12,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inNamespace, killAll, startBounded, TSINIT } from '../support/helpers';
 import { fixture } from '../support/fixtures/util';
+import { MODES } from '../support/modes';
 
 afterEach(killAll);
 
@@ -67,16 +68,14 @@ function expectAllHonoured(t: Tally, pid1: boolean, lossesKnown = 0): void {
 }
 
 describe('SIGTERM while PID 1 is still the bin\'s sh lines (their trap in place)', () => {
-  for (const pid1 of [true, false]) {
-    it(`is honoured ${RUNS} of ${RUNS} times ${pid1 ? 'as PID 1' : 'not as PID 1'}: the child starts, gets it, its status is tsinit's`, async () => {
-      // KNOWN DEFECT, not understood yet (issue 10, item 2): on a loaded machine
-      // (CI beside a second full run) 1 of 20 stops sent in this phase was lost,
-      // as PID 1 and not; quiet, 20 of 20. Suspected: a SIGTERM that dash takes
-      // between its last trap check and `exec node` sets its pending flag and is
-      // gone with the exec. At most one loss is tolerated until that is fixed.
-      expectAllHonoured(await stopDuringStartUp({ comm: 'tsinit', pid1, entry: [TSINIT], env: { PATH: SLOW_PATH } }), pid1, 1);
-    }, 60_000);
-  }
+  it.each(MODES)(`is honoured ${RUNS} of ${RUNS} times %s: the child starts, gets it, its status is tsinit's`, async ({ pid1 }) => {
+    // KNOWN DEFECT, not understood yet (issue 10, item 2): on a loaded machine
+    // (CI beside a second full run) 1 of 20 stops sent in this phase was lost,
+    // as PID 1 and not; quiet, 20 of 20. Suspected: a SIGTERM that dash takes
+    // between its last trap check and `exec node` sets its pending flag and is
+    // gone with the exec. At most one loss is tolerated until that is fixed.
+    expectAllHonoured(await stopDuringStartUp({ comm: 'tsinit', pid1, entry: [TSINIT], env: { PATH: SLOW_PATH } }), pid1, 1);
+  }, 60_000);
 });
 
 describe('SIGTERM while Node bootstraps (Node\'s own one-shot handler in place)', () => {
@@ -86,11 +85,9 @@ describe('SIGTERM while Node bootstraps (Node\'s own one-shot handler in place)'
     { how: 'started as `node bin/tsinit` with NODE_OPTIONS (re-exec in place)', entry: [process.execPath, TSINIT], env: { NODE_OPTIONS: '--no-warnings' } },
   ];
   for (const e of entries) {
-    for (const pid1 of [true, false]) {
-      it(`is honoured ${RUNS} of ${RUNS} times, ${e.how}, ${pid1 ? 'as PID 1' : 'not as PID 1'}`, async () => {
-        expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1, entry: e.entry, env: e.env }), pid1);
-      }, 60_000);
-    }
+    it.each(MODES)(`is honoured ${RUNS} of ${RUNS} times, ${e.how}, %s`, async ({ pid1 }) => {
+      expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1, entry: e.entry, env: e.env }), pid1);
+    }, 60_000);
   }
 });
 
