@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetches an older glibc and libstdc++ (Debian 11 "bullseye": glibc 2.31,
-# libstdc++ of gcc 10) for test/glibc-floor.test.ts, which runs this
+# libstdc++ of gcc 10) for test/packaging/glibc-floor.test.ts, which runs this
 # machine's Node under them to prove the addon loads and works on a glibc
 # older than the one it was built on.
 #

@@ -1,0 +1,59 @@
+/**
+ * The pure parts of reading tsinit's invocation as bytes: splitting /proc
+ * blocks, deriving the child's environment from raw entries, and choosing
+ * between strings and bytes for the `node bin/tsinit` re-exec.
+ */
+import { describe, expect, it } from 'vitest';
+import { childEnvironmentEntries, readRawInvocation, restartRequest, splitNul } from '../../src/init/raw-invocation';
+
+const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s));
+const hex = (list: readonly Buffer[]): string[] => list.map((x) => x.toString('hex'));
+
+describe('splitNul', () => {
+  it('splits on every NUL, keeps empty entries, and drops only the final terminator', () => {
+    expect(hex(splitNul(b('a\0\0b\0')))).toEqual(hex([b('a'), b(''), b('b')]));
+    expect(hex(splitNul(b('a\0b')))).toEqual(hex([b('a'), b('b')]));
+    expect(splitNul(b(''))).toEqual([]);
+  });
+});
+
+describe('childEnvironmentEntries', () => {
+  it('removes the wrapper\'s variables and restores NODE_OPTIONS in the stash\'s place, bytes intact', () => {
+    const env = [b('A=1'), b([0x42, 0x3d, 0xff]), b('__TSINIT_NODE_OPTIONS=x--x\xff'), b('__TSINIT_PPID=7'), b('C=3')];
+    expect(hex(childEnvironmentEntries(env))).toEqual(hex([b('A=1'), b([0x42, 0x3d, 0xff]), b('NODE_OPTIONS=--x\xff'), b('C=3')]));
+  });
+
+  it('keeps set-but-empty NODE_OPTIONS set, and unset stays unset', () => {
+    expect(hex(childEnvironmentEntries([b('__TSINIT_NODE_OPTIONS=x')]))).toEqual(hex([b('NODE_OPTIONS=')]));
+    expect(hex(childEnvironmentEntries([b('A=1'), b('__TSINIT_PPID=1')]))).toEqual(hex([b('A=1')]));
+  });
+
+  it('passes duplicates and entries without "=" as they are', () => {
+    const env = [b('A=1'), b('A=2'), b('NOEQUALS'), b('__TSINIT_PPIDX=1')];
+    expect(hex(childEnvironmentEntries(env))).toEqual(hex(env));
+  });
+
+  it('the stash wins over a NODE_OPTIONS that is still there', () => {
+    expect(hex(childEnvironmentEntries([b('NODE_OPTIONS=a'), b('__TSINIT_NODE_OPTIONS=xb')]))).toEqual(hex([b('NODE_OPTIONS=b')]));
+  });
+});
+
+describe('this process as bytes', () => {
+  it('readRawInvocation finds this process\'s arguments at the end of /proc/self/cmdline', () => {
+    const raw = readRawInvocation(process.argv.slice(2));
+    expect(raw).toBeDefined();
+    expect(raw!.args.map((x) => x.toString())).toEqual(process.argv.slice(2));
+    expect(readRawInvocation([...process.argv.slice(2), 'not-an-argument-of-this-process'])).toBeUndefined();
+  });
+
+  it('restartRequest keeps the command line, stashes NODE_OPTIONS, and offers strings when they say it exactly', () => {
+    const req = restartRequest('--some-flag', { ...process.env, __TSINIT_PPID: '42' });
+    expect(req.argv.map(String)).toContain('--some-flag');
+    const envp = req.envp.map(String);
+    expect(envp.filter((e) => e.startsWith('NODE_OPTIONS='))).toEqual([]);
+    expect(envp).toContain('__TSINIT_PPID=42');
+    if (process.env['NODE_OPTIONS'] !== undefined) expect(envp).toContain(`__TSINIT_NODE_OPTIONS=x${process.env['NODE_OPTIONS']}`);
+    expect(req.text).toBeDefined();
+    expect(req.text!.argv).toEqual(req.argv.map(String));
+  });
+});
