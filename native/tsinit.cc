@@ -56,8 +56,6 @@
 #include <termios.h>
 #include <unistd.h>
 
-extern char** environ;
-
 namespace {
 
 #ifndef SYS_close_range
@@ -657,19 +655,18 @@ class LoopSignals {
     if (signum == SIGPIPE) return WatchSigpipe(keep_alive);
     if (signum < 1 || signum > kMaxSignal) return Fail(EINVAL, "uv_signal_start");
     if (watchers_[signum] != nullptr) {
-      SetRef(reinterpret_cast<uv_handle_t*>(&watchers_[signum]->handle), keep_alive);
+      SetRef(reinterpret_cast<uv_handle_t*>(watchers_[signum]), keep_alive);
       return Ok();
     }
-    auto* w = new Watcher();
-    w->owner = this;
-    w->handle.data = w;
-    int rc = uv_signal_init(loop_, &w->handle);
-    if (rc == 0) rc = uv_signal_start(&w->handle, OnUvSignal, signum);
+    auto* w = new uv_signal_t();
+    w->data = this;
+    int rc = uv_signal_init(loop_, w);
+    if (rc == 0) rc = uv_signal_start(w, OnUvSignal, signum);
     if (rc != 0) {
-      Close(reinterpret_cast<uv_handle_t*>(&w->handle));
+      Close(reinterpret_cast<uv_handle_t*>(w));
       return Fail(-rc, "uv_signal_start");
     }
-    SetRef(reinterpret_cast<uv_handle_t*>(&w->handle), keep_alive);
+    SetRef(reinterpret_cast<uv_handle_t*>(w), keep_alive);
     watchers_[signum] = w;
     if (!pipe_widened_) WidenSignalPipe(loop_);
     pipe_widened_ = true;
@@ -686,8 +683,8 @@ class LoopSignals {
       return;
     }
     if (signum < 1 || signum > kMaxSignal || watchers_[signum] == nullptr) return;
-    uv_signal_stop(&watchers_[signum]->handle);
-    Close(reinterpret_cast<uv_handle_t*>(&watchers_[signum]->handle));
+    uv_signal_stop(watchers_[signum]);
+    Close(reinterpret_cast<uv_handle_t*>(watchers_[signum]));
     watchers_[signum] = nullptr;
   }
 
@@ -702,11 +699,6 @@ class LoopSignals {
   }
 
  private:
-  struct Watcher {
-    uv_signal_t handle;
-    LoopSignals* owner;
-  };
-
   Failure WatchSigpipe(bool keep_alive) {
     if (pipe_ == nullptr) {
       pipe_ = new PipeWatch();
@@ -724,28 +716,28 @@ class LoopSignals {
     pipe_ = nullptr;
   }
 
+  // Every handle's data is its LoopSignals.
   static void OnUvSignal(uv_signal_t* handle, int signum) {
-    LoopSignals* self = static_cast<Watcher*>(handle->data)->owner;
+    auto* self = static_cast<LoopSignals*>(handle->data);
     self->deliver_(self->arg_, signum);
   }
 
+  // The async handle sits first in its PipeWatch: the handle's address is the watch's.
   static void OnPipeAsync(uv_async_t* handle) {
     auto* self = static_cast<LoopSignals*>(handle->data);
-    uint32_t n = self->pipe_ == nullptr ? 0 : self->pipe_->pending.exchange(0);
+    uint32_t n = reinterpret_cast<PipeWatch*>(handle)->pending.exchange(0);
     while (n-- > 0) self->deliver_(self->arg_, SIGPIPE);
   }
 
-  // Both handle kinds sit first in their struct, so the handle's address is
-  // the struct's: the close callback frees it by kind.
+  // The close callback frees the handle by kind.
   void Close(uv_handle_t* h) {
     closing_++;
-    h->data = this;
     uv_close(h, [](uv_handle_t* handle) {
       auto* self = static_cast<LoopSignals*>(handle->data);
       if (handle->type == UV_ASYNC) {
         delete reinterpret_cast<PipeWatch*>(handle);
       } else {
-        delete reinterpret_cast<Watcher*>(handle);
+        delete reinterpret_cast<uv_signal_t*>(handle);
       }
       self->Closed();
     });
@@ -764,7 +756,7 @@ class LoopSignals {
   void* arg_;
   // By signal number. A plain table: gcc 12's std::unordered_map would need
   // GLIBCXX_3.4.29 (std::__throw_bad_array_new_length), above Node 20's floor.
-  Watcher* watchers_[kMaxSignal + 1] = {};
+  uv_signal_t* watchers_[kMaxSignal + 1] = {};
   PipeWatch* pipe_ = nullptr;
   bool pipe_widened_ = false;
   int closing_ = 0;  // handles whose close has not completed
@@ -1181,13 +1173,21 @@ class Addon : public Napi::Addon<Addon> {
   // takeRecordedSignals() -> [signum, ...] ascending
   Napi::Value TakeRecordedSignalsBinding(const Napi::CallbackInfo& info) { return FromInts(info.Env(), TakeRecordedSignals()); }
 
+  // Calls the handler; what it throws is dropped. Through the C API, whose
+  // failures are statuses: in a worker being terminated no JavaScript can run
+  // and node-addon-api (C++ exceptions off) would make the failed call fatal
+  // for the whole process.
   static void Deliver(void* arg, int signum) {
     auto* self = static_cast<Addon*>(arg);
     if (self->on_signal_.IsEmpty()) return;
-    Napi::Env env = self->on_signal_.Env();
+    napi_env env = self->on_signal_.Env();
     Napi::HandleScope scope(env);
-    self->on_signal_.MakeCallback(env.Global(), {Napi::Number::New(env, signum)});
-    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    napi_value global, argv[1], result;
+    napi_get_global(env, &global);
+    napi_create_int32(env, signum, &argv[0]);
+    napi_make_callback(env, nullptr, global, self->on_signal_.Value(), 1, argv, &result);
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) napi_get_and_clear_last_exception(env, &result);
   }
 
   // The async cleanup hook: Node keeps the loop running until `finish`.
