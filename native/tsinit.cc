@@ -25,8 +25,10 @@
 // types (the tests' build aborts on a wrong one: see binding.gyp) and checks
 // only what a system call would otherwise get wrong: signal numbers outside
 // 1..64 (watchSignal throws EINVAL, claimSignals answers -1), descriptors
-// that are closed (left closed in the child, never dup2'd), limits above the
-// hard limit (clamped to it), exitNow's status (& 0xff). Every failing call
+// that are closed (left closed in the child, never dup2'd) and kept ones
+// below 3 (ignored), limits above the hard limit (clamped to it), exitNow's
+// status (& 0xff), more than 64 environments watching SIGPIPE at once
+// (EBUSY). Every failing call
 // is thrown as an Error carrying `code` (the errno name, where the C library
 // can name it), `errno` and `syscall` (the call that really failed).
 
@@ -286,7 +288,7 @@ Failure AddDescriptorActions(posix_spawn_file_actions_t* fa, const SpawnRequest&
 
 // posix_spawnp with every step inside it (Spawn sends a cwd or foreground here
 // only when this libc has the file action for it).
-Failure SpawnPosix(SpawnRequest& req, char** argv, char** envp, pid_t* pid) {
+Failure SpawnPosix(const SpawnRequest& req, char** argv, char** envp, pid_t* pid) {
   posix_spawnattr_t attr;
   posix_spawn_file_actions_t fa;
   if (int err = posix_spawnattr_init(&attr)) return Fail(err, "posix_spawnattr_init");
@@ -317,6 +319,7 @@ Failure SpawnPosix(SpawnRequest& req, char** argv, char** envp, pid_t* pid) {
 // The steps of the fork path's child, by the index it reports.
 enum ForkStep { kSetpgid, kDup2, kSetFd, kTcsetpgrp, kChdir, kGetrlimit, kSetrlimit, kExecvpe };
 const char* const kForkStepNames[] = {"setpgid", "dup2", "fcntl", "tcsetpgrp", "chdir", "getrlimit", "setrlimit", "execvpe"};
+static_assert(sizeof kForkStepNames / sizeof kForkStepNames[0] == kExecvpe + 1, "a name for every step");
 
 // What the fork path's child sends back through its pipe when a step fails.
 struct ForkReport {
@@ -402,7 +405,7 @@ ForkStep RunForkChild(const SpawnRequest& req, char** argv, char** envp, const s
 // limits. Signals stay blocked from before fork until the child's exec; a
 // failed step travels back through a close-on-exec pipe as a ForkReport.
 // `pid_slot`: the envp entry "NAME=" with room for the digits, or null.
-Failure SpawnFork(SpawnRequest& req, char** argv, char** envp, char* pid_slot, pid_t* pid) {
+Failure SpawnFork(const SpawnRequest& req, char** argv, char** envp, char* pid_slot, pid_t* pid) {
   std::vector<int> leaks = InheritableFds();  // for a kernel without close_range (< 5.11)
   int report[2];
   if (pipe2(report, O_CLOEXEC) != 0) return FailErrno("pipe2");
