@@ -33,6 +33,9 @@ export interface NativeCore {
    * the child inherits at the same number (every other one > 2 is closed).
    * `pidEnv`: a variable (absent from envp) the child finds set to its own pid; forces a fork.
    * `limits`: soft RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_AS for the child (-1: inherited); any set takes the fork path.
+   * Throws an Error with `errno`, `code` (see errnoCode) and `syscall`, the call that failed: 'posix_spawnp' (or a
+   * posix_spawn* set-up call, or 'fcntl') on the posix_spawn path; on the fork path 'execvpe', 'chdir', 'setrlimit', 'getrlimit',
+   * 'setpgid', 'dup2', 'fcntl', 'tcsetpgrp' (in the child), 'fork' or 'pipe2'.
    */
   spawn(file: string | Buffer, argv: Array<string | Buffer>, envp: Array<string | Buffer>, cwd: string | Buffer | null, pgroup: boolean,
     foreground: boolean, stdio: [number, number, number], keep: number[], pidEnv: string | null, limits?: [number, number, number]): number;
