@@ -111,6 +111,10 @@ export class SpawnError extends Error {
     /** The program as given. */
     readonly path: string,
     readonly errno?: number,
+    /**
+     * The call that failed: 'posix_spawnp' (whichever of its steps failed),
+     * or on the fork path (`pidVariable`, limits) 'execvpe', 'chdir', 'dup2', ... .
+     */
     readonly syscall = 'posix_spawnp',
   ) {
     super(message);
@@ -206,7 +210,8 @@ function nativeSpawn(req: NativeSpawn): number {
   } catch (err) {
     const code = errnoCode(err);
     const shown = req.file.toString();
-    throw new SpawnError(describeSpawnError(shown, code), code, shown, (err as { errno?: number }).errno);
+    const { errno, syscall } = err as { errno?: number; syscall?: unknown };
+    throw new SpawnError(describeSpawnError(shown, code), code, shown, errno, typeof syscall === 'string' ? syscall : undefined);
   }
 }
 

@@ -165,6 +165,14 @@ describe('exec errors', () => {
     await expect(s.exited).rejects.toMatchObject({ code: 'EACCES' });
   });
 
+  it('the error names the call that failed: posix_spawnp, or on the fork path execvpe and chdir', async () => {
+    await expect(start('/nonexistent-tsinit').exited).rejects.toMatchObject({ code: 'ENOENT', syscall: 'posix_spawnp' });
+    await expect(start('/nonexistent-tsinit', [], { pidVariable: 'TSINIT_TEST_PID' }).exited)
+      .rejects.toMatchObject({ code: 'ENOENT', errno: 2, syscall: 'execvpe' });
+    await expect(start('true', [], { pidVariable: 'TSINIT_TEST_PID', cwd: '/nonexistent-tsinit-dir' }).exited)
+      .rejects.toMatchObject({ code: 'ENOENT', syscall: 'chdir' });
+  });
+
   it('invalid options throw a TypeError at once', () => {
     expect(() => spawn('true', [], { stdio: ['pipe', 'bogus' as 'pipe', 'pipe'] })).toThrow(TypeError);
     expect(() => spawn('true', [], { grace: -1 })).toThrow(TypeError);
