@@ -10,7 +10,7 @@ import { runInit, type RawCommand } from './init/init';
 import { native, NativeLoadError } from './native';
 import { escapeControls, Logger } from './init/log';
 import { parseCommandLine, UsageError, USAGE } from './init/options';
-import { hasReplacement, readRawInvocation } from './init/raw-invocation';
+import { hasReplacement, readRawInvocation } from './core/raw-invocation';
 import type { ProcfileEntry } from './init/procfile';
 
 // The services init (--procfile) and what it loads are required on first use:
@@ -29,7 +29,7 @@ function print(fd: number, text: string): void {
 // start-up signal recorder, the inherited descriptors, the in-place restart.
 export { claimStartupSignals, stashSignals, takeRecordedSignals } from './init/startup';
 export { detectInheritedFds, parseFdList } from './init/inherited-fds';
-export { restartRequest } from './init/raw-invocation';
+export { restartRequest } from './core/raw-invocation';
 export { native } from './native';
 
 /** The version in package.json. */

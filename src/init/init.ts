@@ -28,13 +28,13 @@ import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } fr
 import { stashedLimits } from './startup';
 import { STOP_SIGNALS, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from '../signals';
 import { LeftoverDrain } from './leftovers';
-import { StopReport } from '../diagnosis/stop-report';
+import { StopReport } from './stop-report';
 import { formatRestartPolicy, isStop, RestartTracker } from '../supervise/restart';
 import { signalOutsiders, type Outsider } from '../diagnosis/targets';
 import { spawnSupervised, SpawnError } from '../supervise/spawn';
 import type { Supervised } from '../supervise/supervised';
 import { terminationLogPath } from './termination-log';
-import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from './raw-invocation';
+import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from '../core/raw-invocation';
 
 export { STASHED_NODE_OPTIONS, STASHED_PPID };
 

@@ -17,7 +17,7 @@ import type { Logger } from './log';
 import { continueIfStopped } from '../diagnosis/proc';
 import { responsibleStopped, signalResponsible } from '../diagnosis/targets';
 import { SIGCONT, SIGKILL, SIGTERM } from '../signals';
-import type { StopReport } from '../diagnosis/stop-report';
+import type { StopReport } from './stop-report';
 
 /** After the final SIGKILL, how long to wait for the kernel before exiting anyway. */
 const AFTER_KILL_MS = 5000;

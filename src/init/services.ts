@@ -26,7 +26,7 @@ import { commandArgv, nameWidth, parseProcfile, ProcfileError, type ProcfileEntr
 import { superviseAll, type ServiceGroup } from '../supervise/service';
 import { STOP_SIGNALS, signalName, SIGSTOP, toSignalNumber, JOB_CONTROL_STOPS } from '../signals';
 import { LeftoverDrain } from './leftovers';
-import { StopReport } from '../diagnosis/stop-report';
+import { StopReport } from './stop-report';
 import { SpawnError } from '../supervise/spawn';
 import { PIPE_LINGER_MS } from '../supervise/supervised';
 import { terminationLogPath } from './termination-log';

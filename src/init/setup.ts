@@ -11,7 +11,7 @@ import { Level, type Logger } from './log';
 import { native } from '../native';
 import type { CliOptions } from './options';
 import { guardInspector } from './inspector-guard';
-import { STASHED_PPID } from './raw-invocation';
+import { STASHED_PPID } from '../core/raw-invocation';
 import { subscribe } from '../core/signal-hub';
 import { forwardableSignals, signalName } from '../signals';
 import { startupSignals } from './startup';

@@ -21,7 +21,7 @@ import { forwardableSignals, SIGINT, SIGPIPE, SIGTERM, toSignalNumber } from '..
 // STASHED_SIGNALS: signals recorded before the init ran, names without SIG
 // (from the sh traps) or numbers, space-separated. STASHED_LIMITS: soft
 // limits the sh lines raised, `nofile:N nproc:N as:BYTES`, space-separated.
-import { STASHED_LIMITS, STASHED_SIGNALS } from './raw-invocation';
+import { STASHED_LIMITS, STASHED_SIGNALS } from '../core/raw-invocation';
 export { STASHED_LIMITS, STASHED_SIGNALS };
 
 /** Dispositions as the native claimSignals reports them. */

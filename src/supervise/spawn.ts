@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { errnoCode, native } from '../native';
 import { watchChildren } from '../core/children';
-import { searchPath } from '../init/raw-invocation';
+import { searchPath } from '../core/raw-invocation';
 import { checkSeconds, DEFAULT_DUMP_SECONDS, DEFAULT_GRACE_SECONDS } from '../durations';
 import { toSignalNumber, SIGTERM, type SignalLike } from '../signals';
 import {

@@ -4,7 +4,7 @@
  * between strings and bytes for the `node bin/tsinit` re-exec.
  */
 import { describe, expect, it } from 'vitest';
-import { childEnvironmentEntries, readRawInvocation, restartRequest, splitNul } from '../../src/init/raw-invocation';
+import { childEnvironmentEntries, readRawInvocation, restartRequest, splitNul } from '../../src/core/raw-invocation';
 
 const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s));
 const hex = (list: readonly Buffer[]): string[] => list.map((x) => x.toString('hex'));

@@ -9,17 +9,17 @@
  * @module
  */
 import { describeStatus, type ExitStatus } from '../exit-status';
-import { Level, type Logger } from '../init/log';
-import { procIsOurs, readStat } from './proc';
+import { Level, type Logger } from './log';
+import { procIsOurs, readStat } from '../diagnosis/proc';
 import { SIGKILL, SIGTERM, signalName } from '../signals';
 import {
   bootSeconds, causeLabel, describeSurvivor, formatCauses, formatCount, formatSurvivor, survivorRecord,
   type SignalTarget, type StopContext, type Survivor,
-} from './diagnose';
-import type { Responsibility } from './targets';
-import { Survey, type Look } from './survey';
-import type { Outsider } from './targets';
-import { formatTerminationMessage, writeTerminationLog } from '../init/termination-log';
+} from '../diagnosis/diagnose';
+import type { Responsibility } from '../diagnosis/targets';
+import { Survey, type Look } from '../diagnosis/survey';
+import type { Outsider } from '../diagnosis/targets';
+import { formatTerminationMessage, writeTerminationLog } from './termination-log';
 import { wait, type Wait } from '../durations';
 
 /** First diagnosis point after the stop signal. */
