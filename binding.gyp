@@ -5,7 +5,7 @@
     # default (0, false, an empty string) to the system call. On only where
     # the test suite sits beside this file (npm ci / npm run build:native in
     # the project: build/Release, the build the tests load); off in what users
-    # run (the packed tarball and scripts/prebuild.sh's copy hold no test/),
+    # run (the packed tarball and scripts/build/prebuild.sh's copy hold no test/),
     # where an abort would take PID 1 down. Either way: node-gyp rebuild
     # --tsinit_type_checks=0|1.
     "tsinit_type_checks%": "<!(node -p \"require('fs').existsSync('test') ? 1 : 0\")"

@@ -2,7 +2,7 @@
  * ESM entry of `tsinit`: re-exports the CommonJS build, so that ESM and
  * CommonJS users share one module instance (one reaper, one signal hub, one
  * owner of waitpid). Keep this list equal to index.ts's exports (a test
- * compares them). The build (scripts/bundle.mjs) replaces the emitted
+ * compares them). The build (scripts/build/bundle.mjs) replaces the emitted
  * index.mjs with one that loads dist/library.cjs through createRequire and
  * exports the same names; this file gives the declarations.
  * @module

@@ -1,5 +1,5 @@
 /**
- * The library as one file. scripts/bundle.mjs bundles this module into
+ * The library as one file. scripts/build/bundle.mjs bundles this module into
  * dist/library.cjs and makes dist/index.js, dist/index.mjs, dist/register.js
  * and dist/register.mjs thin entries over it: loading one file is several
  * milliseconds faster than resolving and loading each module, and every

@@ -102,7 +102,7 @@ export class NativeLoadError extends Error {
 /**
  * Where the addon is, tried first without a directory search: the local build
  * (unless PREBUILDS_ONLY is set, as node-gyp-build has it), then the prebuild
- * for this platform, architecture and C library, named as scripts/prebuild.sh
+ * for this platform, architecture and C library, named as scripts/build/prebuild.sh
  * writes it. node-gyp-build's search, which reads several directories, costs
  * a few milliseconds of every start and remains the fallback.
  */

@@ -2,15 +2,15 @@
 /*
  * Measures the footprint levers side by side with bench/run.mjs variants:
  *
- *   node bench/levers.mjs path    start-up path: /bin/sh step, bundle, lazy
+ *   node bench/experiments/levers.mjs path    start-up path: /bin/sh step, bundle, lazy
  *                                 built-ins, direct addon load, V8 snapshot
- *   node bench/levers.mjs flags   node flags on the exec line
- *   node bench/levers.mjs exit    exit latency: process.exit() against _exit(2) (exitNow)
- *   node bench/levers.mjs reap    reap throughput with and without --jitless
- *   node bench/levers.mjs tiers   V8's optimising tiers (--max-opt, --no-opt, --jitless)
+ *   node bench/experiments/levers.mjs flags   node flags on the exec line
+ *   node bench/experiments/levers.mjs exit    exit latency: process.exit() against _exit(2) (exitNow)
+ *   node bench/experiments/levers.mjs reap    reap throughput with and without --jitless
+ *   node bench/experiments/levers.mjs tiers   V8's optimising tiers (--max-opt, --no-opt, --jitless)
  *                                 on the lean bundle: the storm's one-time growth
- *   node bench/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
- *   node bench/levers.mjs list    print the variants and build what they need
+ *   node bench/experiments/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
+ *   node bench/experiments/levers.mjs list    print the variants and build what they need
  *   ... --tree DIR                measure the tsinit in DIR (its bin/, dist/, build/)
  *                                 instead of this checkout's
  *   ... --freeze                  first copy this checkout (bin, tsc of src, the built
@@ -29,17 +29,17 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.join(HERE, '..');
+const ROOT = path.join(HERE, '..', '..');
 const NODE = process.execPath;
 const [group = 'list', ...rest] = process.argv.slice(2);
 // One directory per group, so two groups never rebuild each other's files mid-run.
-const OUT = path.join(HERE, 'results', 'levers', group);
+const OUT = path.join(HERE, '..', 'results', 'levers', group);
 mkdirSync(OUT, { recursive: true });
 let TREE = ROOT;
 const treeAt = rest.indexOf('--tree');
 if (treeAt >= 0) { TREE = path.resolve(rest[treeAt + 1]); rest.splice(treeAt, 2); }
 const freezeAt = rest.indexOf('--freeze');
-if (freezeAt >= 0) { rest.splice(freezeAt, 1); TREE = freeze(path.join(HERE, 'results', 'tree')); }
+if (freezeAt >= 0) { rest.splice(freezeAt, 1); TREE = freeze(path.join(HERE, '..', 'results', 'tree')); }
 const DIST = path.join(TREE, 'dist');
 
 function freeze(tree) {
@@ -158,7 +158,7 @@ function proposedBin(bundleFile) {
   const bin = readFileSync(path.join(TREE, 'bin', 'tsinit'), 'utf8');
   const exec = 'exec node "$0" "$@"';
   const load = "require('../dist/cli.js').main();";
-  if (!bin.includes(exec) || !bin.includes(load)) throw new Error('bin/tsinit changed: update proposedBin() in bench/levers.mjs');
+  if (!bin.includes(exec) || !bin.includes(load)) throw new Error('bin/tsinit changed: update proposedBin() in bench/experiments/levers.mjs');
   const out = path.join(OUT, 'bin', 'tsinit');
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, bin
@@ -245,7 +245,7 @@ function variants(b) {
 const built = await prepare();
 const vs = variants(built);
 if (group === 'list' || vs.length === 0) {
-  for (const g of ['path', 'flags', 'tiers', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/levers.mjs\n`);
+  for (const g of ['path', 'flags', 'tiers', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/experiments/levers.mjs\n`);
   process.stdout.write(`built: ${JSON.stringify(built, null, 1)}\n`);
   process.exit(0);
 }
@@ -254,9 +254,9 @@ const metrics = {
   exit: 'launch', reap: 'reap', all: 'startup,launch,idle,forward,reap,storm',
 }[group];
 const peers = group === 'all' ? ['tini', 'dumb-init', 'catatonit', 'node -e 0', 'C floor'] : ['tini', 'node -e 0'];
-const args = [path.join(HERE, 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only',
+const args = [path.join(HERE, '..', 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only',
   ['tsinit', ...peers, ...vs.map(([n]) => n)].join(','),
-  '--metrics', metrics, '--json', path.join(HERE, 'results', `levers-${group}.json`), ...rest];
+  '--metrics', metrics, '--json', path.join(HERE, '..', 'results', `levers-${group}.json`), ...rest];
 for (const [n, cmd] of vs) args.push('--variant', `${n}=${cmd}`);
 if (!existsSync(built.blob)) throw new Error('no snapshot blob');
 const r = spawnSync(NODE, args, { stdio: 'inherit' });

@@ -6,8 +6,8 @@
 // the result's ELF: machine, needed libraries, and every undefined dynamic
 // symbol, which must be napi_*/node_api_*/uv_* or exported by musl's libc.
 //
-//   node scripts/check-musl.mjs [--json] [TARGET...]
-//   node scripts/check-musl.mjs --fetch     (only fetch zig; print its path)
+//   node scripts/build/check-musl.mjs [--json] [TARGET...]
+//   node scripts/build/check-musl.mjs --fetch     (only fetch zig; print its path)
 //
 // TARGET defaults to x86_64-linux-musl and aarch64-linux-musl. Prints one line
 // per target, "TARGET: OK ..." or "TARGET: FAIL ..." (--json: one JSON object
@@ -32,7 +32,7 @@ export const ZIG_VERSION = '0.11.0';
 /** The targets checked by default, with the ELF machine each must produce. */
 export const TARGETS = { 'x86_64-linux-musl': 62, 'aarch64-linux-musl': 183 };
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.TSINIT_ZIG_CACHE || path.join(ROOT, 'node_modules', '.cache', 'tsinit-zig');
 
 /** Symbols Node itself provides to every addon at load time. */

@@ -4,7 +4,7 @@
 # prebuilds/linux-<arch>/tsinit.glibc.node, the path src/native.ts tries first.
 # node-gyp-build loads them at run time, so an install needs no compiler.
 #
-#   scripts/prebuild.sh [x64] [arm64]      (default: x64 arm64)
+#   scripts/build/prebuild.sh [x64] [arm64]      (default: x64 arm64)
 #
 # x64 uses the host compiler. arm64 is cross-compiled with Debian's
 # g++-aarch64-linux-gnu (apt-get install g++-aarch64-linux-gnu). A missing
@@ -23,7 +23,7 @@
 # GLIBCXX_3.4.25 (native/tsinit.cc looks the newer libc functions up at run
 # time instead of linking them).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 root=$PWD
 # Everything goes to stderr: as the prepack script, stdout would mix into `npm pack --json`.
 exec 1>&2

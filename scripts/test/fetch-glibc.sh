@@ -4,14 +4,14 @@
 # machine's Node under them to prove the addon loads and works on a glibc
 # older than the one it was built on.
 #
-#   scripts/fetch-glibc.sh            (x86_64 hosts with apt-get, Debian's archive reachable)
+#   scripts/test/fetch-glibc.sh            (x86_64 hosts with apt-get, Debian's archive reachable)
 #
 # The packages are downloaded with apt-get through a private sources list and
 # state directory (the system's apt configuration is neither read for sources
 # nor changed) and unpacked with dpkg-deb into
 # node_modules/.cache/tsinit-glibc/bullseye/. Nothing is installed.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 suite=bullseye
 # The Debian archive this host's apt already uses (its first deb822 or

@@ -4,7 +4,7 @@
 // the bin directory of each, one per line (put it first in PATH to run
 // tsinit and the test suite under that Node).
 //
-//   node scripts/fetch-node.mjs [--arch x64|arm64] VERSION...
+//   node scripts/test/fetch-node.mjs [--arch x64|arm64] VERSION...
 //
 // VERSION is exact (22.23.5) or a major (22: newest 22.x on the registry).
 // Without VERSION it fetches the versions the project tests on (DEFAULTS).
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 /** The Node versions beside this machine's Node 20 that the suite must pass on. */
 export const DEFAULTS = ['22.23.5', '24.22.3', '26.12.1'];
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = process.env.TSINIT_NODE_CACHE || path.join(ROOT, 'node_modules', '.cache', 'tsinit-node');
 
 function npm(args) {

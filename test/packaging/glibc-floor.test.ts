@@ -4,7 +4,7 @@
  * guarantees where libc lacks the newer posix_spawn extensions (`*_np`). The
  * fallbacks are proven twice: here, with the internal switch
  * TSINIT_NATIVE_NO_NP=1 that hides the extensions, and for real under Debian
- * 11's glibc 2.31, which scripts/fetch-glibc.sh downloads (those tests skip,
+ * 11's glibc 2.31, which scripts/test/fetch-glibc.sh downloads (those tests skip,
  * and say so, until it has run).
  */
 import { execFileSync } from 'node:child_process';
@@ -181,7 +181,7 @@ describe('without the _np extensions (TSINIT_NATIVE_NO_NP=1)', () => {
   });
 });
 
-/** Debian 11's glibc 2.31 and libstdc++, unpacked by scripts/fetch-glibc.sh. */
+/** Debian 11's glibc 2.31 and libstdc++, unpacked by scripts/test/fetch-glibc.sh. */
 const BULLSEYE = path.join(ROOT, 'node_modules', '.cache', 'tsinit-glibc', 'bullseye');
 const LIBC_DIR = path.join(BULLSEYE, 'lib', 'x86_64-linux-gnu');
 const LOADER = path.join(LIBC_DIR, 'ld-linux-x86-64.so.2');
@@ -190,7 +190,7 @@ const OLD_NODE = [LOADER, '--library-path', `${LIBC_DIR}:${path.join(BULLSEYE, '
 
 function bullseyeMissing(): string | undefined {
   if (process.platform !== 'linux' || process.arch !== 'x64') return `needs a linux-x64 host, this is ${process.platform}-${process.arch}`;
-  if (!existsSync(LOADER) || !existsSync(path.join(LIBC_DIR, 'libc.so.6'))) return 'no Debian 11 glibc: run scripts/fetch-glibc.sh';
+  if (!existsSync(LOADER) || !existsSync(path.join(LIBC_DIR, 'libc.so.6'))) return 'no Debian 11 glibc: run scripts/test/fetch-glibc.sh';
   return undefined;
 }
 const missing = bullseyeMissing();

@@ -1,5 +1,5 @@
 /**
- * The addon builds for musl (Alpine) on x86_64 and aarch64: scripts/check-musl.mjs
+ * The addon builds for musl (Alpine) on x86_64 and aarch64: scripts/build/check-musl.mjs
  * compiles native/tsinit.cc with binding.gyp's flags against musl's headers
  * and libc++ (zig's `zig c++`, from the npm registry), links the shared object,
  * and reads its ELF. No musl Node can run here, so this proves the source
@@ -17,7 +17,7 @@ import { execCommand, killStarted, ROOT } from '../support/pack-helpers';
 
 afterEach(killStarted);
 
-const SCRIPT = path.join(ROOT, 'scripts', 'check-musl.mjs');
+const SCRIPT = path.join(ROOT, 'scripts', 'build', 'check-musl.mjs');
 // The whole environment: npm's registry settings (npm_config_*) must reach `npm pack`.
 const env = { ...process.env };
 

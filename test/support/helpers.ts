@@ -240,12 +240,12 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 
 /**
  * The bin directory of an official Node `version` (linux-x64), fetched once
- * from the npm registry by scripts/fetch-node.mjs and cached; or the reason it
+ * from the npm registry by scripts/test/fetch-node.mjs and cached; or the reason it
  * could not be had, for a test's skip note.
  */
 export function fetchedNodeBin(version: string): { bin?: string; why?: string } {
   try {
-    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'fetch-node.mjs'), version],
+    const out = execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'test', 'fetch-node.mjs'), version],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
     return { bin: out.trim().split('\n').pop() };
   } catch (e) {

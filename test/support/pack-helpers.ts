@@ -1,6 +1,6 @@
 /**
  * Packaging harness: builds the package exactly as a release does (prebuilt
- * addon by scripts/prebuild.sh, then `npm pack`) in a temporary copy of the
+ * addon by scripts/build/prebuild.sh, then `npm pack`) in a temporary copy of the
  * project, so the project's own build/, dist/ and prebuilds/ stay untouched,
  * and runs commands bounded in time with nothing left behind.
  */
@@ -123,7 +123,7 @@ export interface Packed {
 /**
  * Copies the files `npm pack` would ship (without any prebuilds/ already in
  * the project), builds the prebuilds for `arches` there with
- * scripts/prebuild.sh, and packs it. Scripts are ignored while packing: dist/
+ * scripts/build/prebuild.sh, and packs it. Scripts are ignored while packing: dist/
  * is the one the project already built (`npm ci` runs the prepare script).
  */
 export async function packForRelease(arches: ReadonlyArray<'x64' | 'arm64'> = ['x64']): Promise<Packed> {
@@ -139,10 +139,10 @@ export async function packForRelease(arches: ReadonlyArray<'x64' | 'arm64'> = ['
       mkdirSync(path.dirname(path.join(stage, f.path)), { recursive: true });
       cpSync(path.join(ROOT, f.path), path.join(stage, f.path));
     }
-    mkdirSync(path.join(stage, 'scripts'));
-    cpSync(path.join(ROOT, 'scripts', 'prebuild.sh'), path.join(stage, 'scripts', 'prebuild.sh'));
+    mkdirSync(path.join(stage, 'scripts', 'build'), { recursive: true });
+    cpSync(path.join(ROOT, 'scripts', 'build', 'prebuild.sh'), path.join(stage, 'scripts', 'build', 'prebuild.sh'));
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'));
-    await mustRun('bash', [path.join(stage, 'scripts', 'prebuild.sh'), ...arches], { cwd: stage, env, timeoutMs: 240_000 });
+    await mustRun('bash', [path.join(stage, 'scripts', 'build', 'prebuild.sh'), ...arches], { cwd: stage, env, timeoutMs: 240_000 });
     const dry = await mustRun('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: stage, env });
     const info = (JSON.parse(dry.stdout) as PackInfo[])[0]!;
     const out = path.join(tmp, 'out');
