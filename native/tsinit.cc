@@ -19,8 +19,8 @@
 // arguments, calls part 1, converts the result and throws on a Failure.
 //
 // Who validates: the TypeScript modules that call the core (spawn options in
-// src/supervisor.ts and src/spawn-options.ts, signal numbers in src/signals.ts
-// and src/signal-hub.ts, ...) validate and normalise every input; src/native.ts
+// src/supervise/spawn.ts and src/supervise/spawn-options.ts, signal numbers in
+// src/signals.ts and src/core/signal-hub.ts, ...) validate and normalise every input; src/native.ts
 // only loads the addon and describes it. This file trusts its arguments'
 // types (the tests' build aborts on a wrong one: see binding.gyp) and checks
 // only what a system call would otherwise get wrong: signal numbers outside
