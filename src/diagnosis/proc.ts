@@ -101,16 +101,19 @@ export function procIsOurs(): boolean {
   }
 }
 
-/** Every process visible in /proc (those that vanish while reading are skipped). */
-export function listProcesses(): ProcStat[] {
-  let names: string[];
+/** The names in a /proc directory, or none when it cannot be read (gone, or no /proc). */
+export function namesIn(dir: string): string[] {
   try {
-    names = readdirSync('/proc');
+    return readdirSync(dir);
   } catch {
     return [];
   }
+}
+
+/** Every process visible in /proc (those that vanish while reading are skipped). */
+export function listProcesses(): ProcStat[] {
   const out: ProcStat[] = [];
-  for (const name of names) {
+  for (const name of namesIn('/proc')) {
     if (name.charCodeAt(0) < 48 || name.charCodeAt(0) > 57) continue;
     const st = readStat(Number(name));
     if (st !== undefined) out.push(st);

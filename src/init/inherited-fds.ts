@@ -13,7 +13,8 @@
  * @internal
  * @module
  */
-import { closeSync, fstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, readlinkSync } from 'node:fs';
+import { namesIn } from '../diagnosis/proc';
 
 /** Private variable carrying the list (numbers > 2, space-separated) from the bin to the init. */
 export const INHERITED_FDS_VARIABLE = '__TSINIT_FDS';
@@ -65,14 +66,8 @@ const NODE_OWN = /^anon_inode:\[?(eventpoll|eventfd|io_uring|signalfd|timerfd)\]
  * on. Call it before anything else opens a descriptor. Empty without /proc.
  */
 export function detectInheritedFds(): number[] {
-  let names: string[];
-  try {
-    names = readdirSync('/proc/self/fd');
-  } catch {
-    return [];
-  }
   const targets = new Map<number, string>();
-  for (const name of names) {
+  for (const name of namesIn('/proc/self/fd')) {
     const fd = Number(name);
     if (!(fd > 2)) continue;
     try {

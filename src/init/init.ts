@@ -23,7 +23,7 @@ import { describeStatus, killedBy, remapStatus, spawnFailureStatus, type ExitSta
 import type { Logger } from './log';
 import type { CliOptions } from './options';
 import { procIsOurs } from '../diagnosis/proc';
-import { logReaped, prepareInit } from './setup';
+import { admitSignal, logReaped, prepareInit } from './setup';
 import { closeInherited, forwardsSocketActivation, inheritedFds, LISTEN_PID } from './inherited-fds';
 import { stashedLimits } from './startup';
 import { STOP_SIGNALS, JOB_CONTROL_STOPS, SIGCONT, SIGKILL, SIGSTOP, signalName, toSignalNumber } from '../signals';
@@ -193,16 +193,10 @@ class Init {
   /** Every signal tsinit receives (SIGCHLD and the faults excepted). */
   private onSignal(signum: number): void {
     const { child, log } = this;
-    if (child === undefined) {
-      if (this.state === 'starting') this.pending.push(signum);
-      return;
-    }
-    const name = signalName(signum);
     if (this.state === 'restarting') { this.onSignalWhileRestarting(signum); return; }
-    if (this.state !== 'running') {
-      log.debug('signal', `received ${name} while ${this.state}: the child is gone, nothing to forward`);
-      return;
-    }
+    const when = { starting: this.state === 'starting', live: this.state === 'running', state: this.state, gone: 'the child is gone' };
+    if (!admitSignal(signum, when, this.pending, log) || child === undefined) return;
+    const name = signalName(signum);
     if (signum === SIGCONT && this.foreground && this.core.tcgetpgrp(0) === this.ownPgrp) {
       // `fg` gave tsinit the terminal back: hand it on to the child's group.
       this.core.tcsetpgrp(0, child.pgid);

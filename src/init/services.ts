@@ -15,7 +15,7 @@
 import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
 import { claimAllChildren, sweep } from '../core/children';
 import { describeStatus, remapStatus, spawnFailureStatus, type ExitStatus } from '../exit-status';
-import { logReaped, prepareInit } from './setup';
+import { admitSignal, logReaped, prepareInit } from './setup';
 import { childEnvironment } from './init';
 import type { Logger } from './log';
 import { native } from '../native';
@@ -221,15 +221,10 @@ class ServicesInit {
   /** Every signal tsinit receives (SIGCHLD and the faults excepted). */
   private onSignal(signum: number): void {
     const { group, log } = this;
-    if (group === undefined) {
-      if (this.state === 'starting') this.pending.push(signum);
-      return;
-    }
+    const live = this.state === 'running' || this.state === 'stopping';
+    const when = { starting: this.state === 'starting', live, state: this.state, gone: 'the services are gone' };
+    if (!admitSignal(signum, when, this.pending, log) || group === undefined) return;
     const name = signalName(signum);
-    if (this.state !== 'running' && this.state !== 'stopping') {
-      log.debug('signal', `received ${name} while ${this.state}: the services are gone, nothing to forward`);
-      return;
-    }
     const stop = STOP_SIGNALS.has(signum);
     if (stop) this.report.signalReceived(name);
     const n = group.forward(signum);

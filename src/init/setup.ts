@@ -61,3 +61,17 @@ export function logReaped(log: Logger, warn: boolean, pid: number, ev: WaitEvent
   const how = ev.kind === 'exited' ? `exit ${ev.value}` : `killed by ${signalName(ev.value)}`;
   log.log(warn ? Level.Warn : Level.Debug, 'reap', `reaped zombie pid ${pid} (${how})`, { pid });
 }
+
+/**
+ * The first step of an init's signal handling: a signal that comes before
+ * the first child exists is queued in `pending` (acted on once it runs);
+ * one that comes when nothing runs any more is only logged. Returns true
+ * when the init should act on it now.
+ */
+export function admitSignal(signum: number, when: { starting: boolean; live: boolean; state: string; gone: string },
+  pending: number[], log: Logger): boolean {
+  if (when.starting) { pending.push(signum); return false; }
+  if (when.live) return true;
+  log.debug('signal', `received ${signalName(signum)} while ${when.state}: ${when.gone}, nothing to forward`);
+  return false;
+}
