@@ -54,6 +54,16 @@ describe('tsinit exits with the child\'s status', () => {
     expect(r.timedOut).toBe(false);
     expect(r.code).toBe(code);
   });
+  /** Statuses tsinit also uses for its own failures (1 internal, 2 usage, 126, 127): the child's own pass through. */
+  const OWN_CODES = [1, 2, 126, 127];
+  it.each(MODES.flatMap((m) => OWN_CODES.map((code) => [code, m] as const)))(
+    'a child\'s own exit %i passes through unchanged, and tsinit claims no failure of its own, %s', async (code, { pid1 }) => {
+      const r = await run(['--', 'sh', '-c', `exit ${code}`], { pid1 });
+      expect(r.timedOut).toBe(false);
+      expect(r.code, r.stderr).toBe(code);
+      // Nothing said about the status (the one-time warning about a wrapper PID 1 outside the namespace aside).
+      expect(r.stderr.split('\n').filter((l) => l !== '' && !/^tsinit: warning: PID 1 is /.test(l))).toEqual([]);
+    });
   it.each(MODES.flatMap((m) => KILLED.map(([sig, status]) => [sig, status, m] as const)))(
     'a child killed by SIG%s makes tsinit exit %i (128+N), %s', async (sig, status, { pid1 }) => {
       const r = await run(['--', 'sh', '-c', `kill -${sig} $$`], { pid1 });

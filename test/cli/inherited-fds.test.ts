@@ -149,6 +149,19 @@ describe.each(PATHS)('inherited descriptors, $name', ({ node, env }) => {
     expect(r.code, r.stderr).toBe(0);
   });
 
+  it('socket activation: LISTEN_FDS and LISTEN_FDNAMES reach the child unchanged (two sockets, web:admin), only LISTEN_PID is rewritten', async () => {
+    const h = start(['--', fdchild], { wrap: ['python3', FDWRAP, 'activate2', 'self', ...node], env, timeoutMs: 30_000 });
+    const r = await h.result;
+    expect(r.code, r.stderr).toBe(0);
+    const view = childView(r.stdout);
+    expect(view.listenFds).toBe('2');
+    expect(view.listenFdNames).toBe('web:admin');
+    expect(view.listenPid).toBe(String(view.pid));
+    expect([...view.fds.keys()].sort((a, b) => a - b), r.stdout).toEqual([0, 1, 2, 3, 4]);
+    expect(view.fds.get(3)).toMatch(/^socket:\[\d+\]$/);
+    expect(view.fds.get(4)).toMatch(/^socket:\[\d+\]$/);
+  });
+
   it('socket activation through the fork path too (TSINIT_NATIVE_NO_NP=1)', async () => {
     const h = start(['--', fdchild, '3'], { wrap: ['python3', FDWRAP, 'activate', 'self', ...node], env: { ...env, TSINIT_NATIVE_NO_NP: '1' }, timeoutMs: 30_000 });
     const port = Number((await h.waitFor(/^port=(\d+)$/m))[1]);

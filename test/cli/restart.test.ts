@@ -163,6 +163,24 @@ describe('--restart as PID 1', () => {
     expect(r.stderr).toMatch(/child exited, 2 other process\(es\) left: sent SIGTERM/);
   });
 
+  it('signals tsinit receives are forwarded to the current run\'s process group only, not to what an earlier run left behind', async () => {
+    // Run 1 leaves a process in its own group (a background subshell that reports
+    // USR1) and exits 1; run 2 reports USR1 too, and exits 0 a moment after it.
+    const mark = path.join(tempDir(), 'ran-once');
+    const script = `if [ -e "${mark}" ]; then trap 'echo "run 2 got USR1"; sleep 0.5; exit 0' USR1; echo "run 2 ready $$"; while :; do sleep 0.05; done; fi; ` +
+      `: > "${mark}"; (trap 'echo "leftover got USR1"' USR1; echo "leftover ready"; while :; do sleep 0.05; done) & sleep 0.2; exit 1`;
+    const h = start(['-v', '-t', '2', '--restart', 'on-failure', '--', 'sh', '-c', script]);
+    await h.waitFor(/^leftover ready$/m);
+    await h.waitFor(/^run 2 ready \d+$/m);
+    h.kill('SIGUSR1');
+    await h.waitFor(/^run 2 got USR1$/m);
+    const r = await h.result;
+    expect(r.code, r.stderr).toBe(0); // run 2's own status; on-failure does not restart it
+    expect(r.stdout).not.toMatch(/leftover got USR1/);
+    // The leftover was still there to receive it: the drain at the end found it.
+    expect(r.stderr).toMatch(/child exited, \d+ other process\(es\) left: sent SIGTERM/);
+  });
+
   it('a stop while waiting to restart exits at once with 128+N', async () => {
     const h = start(['-v', '--restart', 'on-failure', '--', ...startsAndExits(1)]);
     await h.waitFor(/run 6 starts in 1600 ms/);

@@ -25,6 +25,12 @@ const FORWARD_MS = 100;
  */
 const fillStderr = (): string[] => ['sh', '-c', `${fixture('fillsock')} 2 || exit 97; exec "$@"`, 'sh'];
 
+/**
+ * A `wrap` that starts tsinit as `node --require warn-preload.cjs bin/tsinit`:
+ * PID 1 then emits a Node DeprecationWarning every 10 ms from 300 ms on.
+ */
+const WITH_NODE_WARNINGS: readonly string[] = [process.execPath, '--require', path.join(__dirname, '..', 'support', 'fixtures', 'warn-preload.cjs')];
+
 /** A FIFO (root, mode 0600) with a read end held open by the test and nothing read: full. */
 function fullFifo(): { fifo: string; reader: number } {
   const dir = tempDir();
@@ -182,4 +188,33 @@ describe('a stalled stderr never holds PID 1 up', () => {
       }
     });
   }
+
+  it('Node\'s own warnings in PID 1 (emitWarning) go through the same path: SIGTERM forwarded within ' + FORWARD_MS + ' ms, SIGKILL at the 2 s deadline, the child\'s stderr stays blocking', async () => {
+    const child = `sleep 1; awk '/^flags:/ { print "flags " $2 }' /proc/self/fdinfo/2; exec ${fixture('sigrec')}`;
+    const h = start(['-t', '2', '--', 'sh', '-c', child], {
+      wrap: [...fillStderr(), ...WITH_NODE_WARNINGS],
+      timeoutMs: 25_000,
+    });
+    h.proc.stderr!.pause();
+    await termThenKill(h);
+    const flags = /^flags (\d+)$/m.exec(h.stdout())?.[1];
+    expect(flags, h.stdout()).toBeDefined();
+    expect(parseInt(flags!, 8) & fsConstants.O_NONBLOCK).toBe(0);
+  });
 });
+
+describe('Node\'s own warnings go through tsinit\'s log', () => {
+  it('a warning PID 1 emits (a DeprecationWarning) is a tsinit log line, not Node\'s own "(node:1) ..." text', async () => {
+    const h = start(['--log-format', 'json', '--', 'sh', '-c', 'sleep 1'], { wrap: WITH_NODE_WARNINGS, timeoutMs: 20_000 });
+    const r = await h.result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/\(node:\d+\)|DEP_TSINIT_TEST/);
+    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    // Every line on stderr is tsinit's own JSON; the warnings are among them.
+    const events = lines.map((l) => JSON.parse(l) as { level: string; event: string; msg: string });
+    const warnings = events.filter((e) => e.event === 'node-warning');
+    expect(warnings.length, r.stderr).toBeGreaterThan(5);
+    expect(warnings[0]).toMatchObject({ level: 'warn', msg: 'DeprecationWarning: tsinit test warning 1' });
+  });
+});
+

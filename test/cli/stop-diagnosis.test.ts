@@ -154,6 +154,34 @@ wait
     expect(r.stdout.match(/^quit /gm)).toHaveLength(1);
   });
 
+  it('looks at the survivors 1 s after the stop signal, half-way through the grace, and just before the deadline (-t 4)', async () => {
+    const t = start(['-v', '--log-format', 'json', '-t', '4', 'sh', '-c', 'trap "" TERM; echo ready >&2; exec sleep 100'], { timeoutMs: 50_000 });
+    await t.waitFor(/^ready$/m, READY_MS);
+    t.kill('SIGTERM');
+    const r = await t.result;
+    expect(r.code).toBe(137);
+    const all = events(r.stderr);
+    const forwardedAt = Date.parse(all.find((e) => e.event === 'forward')!.ts);
+    // Each progress look is logged as it ends; `elapsed` is when it ended, in s after the signal.
+    const looks = all.filter((e) => e.event === 'stop-progress');
+    expect(looks.map((e) => e.processes!.map((p) => p.cause)), r.stderr).toEqual([['ignores'], ['ignores']]);
+    const [first, half] = looks.map((e) => Date.parse(e.ts) - forwardedAt) as [number, number];
+    // Generous margins for a loaded 2-core machine; the three points are 1 s, 2 s and ~3.85 s.
+    expect(first).toBeGreaterThanOrEqual(950);
+    expect(first).toBeLessThan(1700);
+    expect(half).toBeGreaterThanOrEqual(1950);
+    expect(half).toBeLessThan(2700);
+    // The survivors SIGKILL names come from the last look, which ended just before the deadline.
+    const escalate = all.find((e) => e.event === 'escalate')!;
+    const lastLook = (escalate['elapsed'] as number) * 1000;
+    expect(lastLook).toBeGreaterThan(3300);
+    expect(lastLook).toBeLessThanOrEqual(4000);
+    expect(escalate.processes!.map((p) => p.cause)).toEqual(['ignores']);
+    const killedAt = Date.parse(escalate.ts) - forwardedAt;
+    expect(killedAt).toBeGreaterThanOrEqual(3950);
+    expect(killedAt).toBeLessThan(5000);
+  });
+
   it('-v ends with one timeline line: signal, forwarding, how the child ended, stop time', async () => {
     const t = start(['-v', 'sh', '-c', 'echo ready >&2; exec sleep 100'], { timeoutMs: 50_000 });
     await t.waitFor(/^ready$/m, READY_MS);

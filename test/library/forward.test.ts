@@ -2,9 +2,11 @@
  * forwardSignals(): this process's signals to supervised children, with the
  * init's rules, and this process left in a sane state after unsubscribing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { forwardSignals, spawn } from 'node-tsinit';
-import { killNodes, sleep, startNode } from '../support/library-helpers';
+import { FIXTURES, killNodes, sleep, startNode } from '../support/library-helpers';
+import { fetchedNodeBin, hasDisableSigusr1, startBounded } from '../support/helpers';
 
 const groups = new Set<number>();
 afterEach(() => {
@@ -115,3 +117,38 @@ describe('forwardSignals', () => {
     }
   });
 });
+
+describe('forwardSignals under node --disable-sigusr1', () => {
+  /** A Node that has --disable-sigusr1 (22.14+), fetched once (cached); or why there is none. */
+  const FLAG_NODE_VERSION = '22.23.5';
+  let flagNode: string | undefined;
+  let why = '';
+  beforeAll(() => {
+    const f = fetchedNodeBin(FLAG_NODE_VERSION);
+    if (f.bin === undefined) { why = f.why!; return; }
+    const node = path.join(f.bin, 'node');
+    if (hasDisableSigusr1(node)) flagNode = node;
+    else why = `Node ${FLAG_NODE_VERSION} lacks --disable-sigusr1`;
+  }, 200_000);
+
+  it('a SIGUSR1 sent before forwarding starts (blocked by Node, pending) is delivered and forwarded once it starts', async (ctx) => {
+    if (flagNode === undefined) ctx.skip(`needs a Node with --disable-sigusr1: ${why}`);
+    const app = startBounded(flagNode!, ['--disable-sigusr1', path.join(FIXTURES, 'usr1-pending.cjs')],
+      { cwd: FIXTURES, timeoutMs: 30_000, keepStdin: true });
+    groups.add(Number((await app.waitFor(/child pid (\d+)/, 15_000, true))[1]));
+    await app.waitFor(/^child ready$/m, 15_000, true);
+    process.kill(app.proc.pid!, 'SIGUSR1');
+    await sleep(300);
+    app.send('state');
+    // Node's flag in effect: blocked in the main thread, pending, nothing opened, this process alive.
+    await app.waitFor(/^usr1 pending=true blocked=true inspector=closed$/m, 5_000, true);
+    expect(app.stdout()).not.toMatch(/child got USR1/);
+    app.send('forward');
+    await app.waitFor(/^child got USR1$/m, 5_000, true);
+    app.send('state');
+    await app.waitFor(/^usr1 pending=false blocked=false inspector=closed$/m, 5_000, true);
+    expect(app.stdout().match(/child got USR1/g)).toHaveLength(1);
+    expect(app.proc.exitCode).toBe(null);
+  });
+});
+

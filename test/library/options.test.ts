@@ -10,7 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawn, type SpawnOptions, type Supervised } from 'node-tsinit';
-import { killSpawned, spawnTracked } from '../support/library-helpers';
+import { spawn as spawnProcess } from 'node:child_process';
+import { FIXTURES, killSpawned, spawnTracked } from '../support/library-helpers';
 
 function start(command: string, args: readonly string[], options: SpawnOptions): Supervised {
   return spawnTracked(command, args, options);
@@ -182,3 +183,32 @@ describe('stdio entries given as file descriptors', () => {
     expect(() => spawn('true', [], { stdio: ['ignore', 0, 'inherit'] })).toThrow(/stdio\[1\]/);
   });
 });
+
+describe('defaults that differ from child_process', () => {
+  it('stdio defaults to \'inherit\' (the child writes to this process\'s stdout and stderr), and there is no IPC channel: no NODE_CHANNEL_FD, no descriptor beyond 0-2', async () => {
+    // The fixture has an IPC channel of its own: none of it may reach the child.
+    const p = spawnProcess(process.execPath, [path.join(FIXTURES, 'default-stdio.cjs')],
+      { cwd: FIXTURES, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true });
+    const killer = setTimeout(() => { try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ } }, 15_000);
+    let stdout = '';
+    let stderr = '';
+    p.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); });
+    p.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const code = await new Promise<number | null>((resolve) => p.on('close', resolve));
+    clearTimeout(killer);
+    try { process.kill(-p.pid!, 'SIGKILL'); } catch { /* gone */ }
+    expect(code, stdout + stderr).toBe(0);
+    expect(stdout).toMatch(/^parent ipc true$/m);
+    expect(stdout).toMatch(/^exited 0$/m);
+    // Inherited: the child's lines arrive on this process's stdout and stderr, each on its own.
+    expect(stdout).toMatch(/^streams true true true$/m);
+    expect(stdout).toMatch(/^child wrote to stdout$/m);
+    expect(stdout).not.toMatch(/child wrote to stderr/);
+    expect(stderr).toMatch(/^child wrote to stderr$/m);
+    // No IPC channel.
+    expect(stdout).toMatch(/^child NODE_CHANNEL_FD=unset$/m);
+    const fds = /^child fds:\n([\s\S]*?)^child fds end$/m.exec(stdout)?.[1]?.trim().split('\n').map(Number).sort((a, b) => a - b);
+    expect(fds, stdout).toEqual([0, 1, 2]);
+  });
+});
+

@@ -8,8 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { spawn as spawnProcess } from 'node:child_process';
 import {
-  classify, classifyAll, formatSurvivor, hasSignal, parseMask,
+  classify, classifyAll, formatSurvivor, hasSignal, parseMask, readSample, stillThere,
   type ProcSample, type StopContext, type Survivor,
 } from '../../src/diagnosis/diagnose';
 import {
@@ -176,6 +177,62 @@ describe('termination message', () => {
       expect(readFileSync(file, 'utf8')).toBe('new');
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the second read: a process that exits while it is looked at is not listed', () => {
+  /** The first read of a live process: its sample, classified as a survivor of `ctx`. */
+  function firstRead(pid: number): Survivor {
+    const sample = readSample(pid);
+    expect(sample, `pid ${pid} readable`).toBeDefined();
+    const [s] = classifyAll(new Map([[pid, sample!]]), direct);
+    expect(s?.pid).toBe(pid);
+    return s!;
+  }
+  const stateOf = (pid: number): string | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0];
+    } catch {
+      return undefined;
+    }
+  };
+  const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
+    const end = Date.now() + ms;
+    while (!cond()) {
+      if (Date.now() > end) throw new Error('timed out');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it('a real process read once, then gone (exited and reaped) before the second read, is dropped; alive, it stays', async () => {
+    const p = spawnProcess('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      const s = firstRead(p.pid!);
+      expect(stillThere(s)).toBe(true); // the same process, still running: listed
+      const exited = new Promise((r) => p.once('exit', r));
+      p.kill('SIGKILL');
+      await exited; // reaped by child_process: /proc/PID is gone
+      expect(stillThere(s)).toBe(false);
+    } finally {
+      p.kill('SIGKILL');
+    }
+  });
+
+  it('a real process read once, then exited (a zombie its parent does not reap) before the second read, is dropped', async () => {
+    // sh starts the sleep in the background, then becomes a parent that never waits.
+    const parent = spawnProcess('sh', ['-c', 'sleep 30 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    try {
+      const pid = await new Promise<number>((resolve) => parent.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+      const s = firstRead(pid);
+      expect(s.cause).not.toBe('zombie');
+      expect(stillThere(s)).toBe(true);
+      process.kill(pid, 'SIGKILL');
+      await until(() => stateOf(pid) === 'Z');
+      expect(stillThere(s)).toBe(false);
+    } finally {
+      try { process.kill(-parent.pid!, 'SIGKILL'); } catch { /* gone */ }
     }
   });
 });
