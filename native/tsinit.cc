@@ -35,11 +35,13 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -527,6 +529,57 @@ std::vector<int> TakeRecordedSignals() {
     if (bits & (uint64_t{1} << (sig - 1))) sigs.push_back(sig);
   }
   return sigs;
+}
+
+// Started by native/launch.c (every signal blocked, this addon in LD_PRELOAD,
+// __TSINIT_BLOCKED set to the caller's mask in hexadecimal), before Node's
+// main: the recording handler on each signal the init forwards that is at
+// its default disposition, then the caller's mask back, so that a signal
+// that arrived while PID 1 became Node is recorded now instead of dropped.
+// Node keeps these handlers (it resets only ignored signals) except on SIGINT
+// and SIGTERM, where its own one-shot handler replaces them later; the init
+// takes the recorded signals with takeRecordedSignals. Without the variable
+// (a plain require) this does nothing.
+__attribute__((constructor)) void RecordBeforeNode() {
+  const char* blocked = getenv("__TSINIT_BLOCKED");
+  if (blocked == nullptr) return;
+  // Loaded later than that (the preload failed, and this is a require after
+  // Node's start cleared the mask): nothing to do.
+  sigset_t now;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &now) != 0 || sigismember(&now, SIGTERM) != 1 || sigismember(&now, SIGHUP) != 1) {
+    unsetenv("__TSINIT_BLOCKED");
+    return;
+  }
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long caller = strtoull(blocked, &end, 16);
+  bool known = *blocked != '\0' && *end == '\0' && errno == 0;
+  // Never claimed: what cannot be caught, what Node ignores itself (PIPE,
+  // XFSZ), SIGCHLD, the synchronous faults, and the C libraries' own 32..34.
+  constexpr int kLibcOwnFirst = 32, kLibcOwnLast = 34;
+  const int skipped[] = {SIGKILL, SIGSTOP, SIGCHLD, SIGPIPE, SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+  sigset_t claimed;
+  sigemptyset(&claimed);
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    if (sig >= kLibcOwnFirst && sig <= kLibcOwnLast) continue;
+    if (std::find(std::begin(skipped), std::end(skipped), sig) != std::end(skipped)) continue;
+    struct sigaction old = {};
+    if (sigaction(sig, nullptr, &old) != 0) continue;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa = HandlerAction(OnRecord);
+    if (sigaction(sig, &sa, nullptr) == 0) sigaddset(&claimed, sig);
+  }
+  unsetenv("__TSINIT_BLOCKED");
+  if (!known) {
+    pthread_sigmask(SIG_UNBLOCK, &claimed, nullptr);
+    return;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    if (caller & (1ULL << (sig - 1))) sigaddset(&mask, sig);  // refused for glibc's 32, 33: never blocked by it anyway
+  }
+  if (pthread_sigmask(SIG_SETMASK, &mask, nullptr) != 0) pthread_sigmask(SIG_UNBLOCK, &claimed, nullptr);
 }
 
 // ---- signals: SIGPIPE --------------------------------------------------------------

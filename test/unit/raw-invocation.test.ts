@@ -33,6 +33,15 @@ describe('childEnvironmentEntries', () => {
     expect(hex(childEnvironmentEntries(env))).toEqual(hex(env));
   });
 
+  it('gives back the caller\'s LD_PRELOAD from the launcher\'s stash: a value, set-but-empty, or unset (empty stash)', () => {
+    const launched = [b('A=1'), b('LD_PRELOAD=/pkg/tsinit.node:/lib/x\xff.so'), b('__TSINIT_BLOCKED=0')];
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=x/lib/x\xff.so')]))).toEqual(hex([b('A=1'), b('LD_PRELOAD=/lib/x\xff.so')]));
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=x')]))).toEqual(hex([b('A=1'), b('LD_PRELOAD=')]));
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=')]))).toEqual(hex([b('A=1')]));
+    // No launcher: the caller's LD_PRELOAD is tsinit's own, passed as it is.
+    expect(hex(childEnvironmentEntries([b('LD_PRELOAD=/lib/y.so')]))).toEqual(hex([b('LD_PRELOAD=/lib/y.so')]));
+  });
+
   it('the stash wins over a NODE_OPTIONS that is still there', () => {
     expect(hex(childEnvironmentEntries([b('NODE_OPTIONS=a'), b('__TSINIT_NODE_OPTIONS=xb')]))).toEqual(hex([b('NODE_OPTIONS=b')]));
   });
