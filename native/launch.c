@@ -9,7 +9,7 @@
  * place only several milliseconds into its start. A signal that is blocked,
  * though, stays pending across execve. So this program blocks every signal
  * first, then execs NODE with ARGS and with ADDON (tsinit's native core)
- * preloaded: the addon's constructor (native/tsinit.cc, part 3) puts its
+ * preloaded: the addon's constructor (native/tsinit.cc: RecordBeforeNode) puts its
  * recording handler on the signals the init forwards and restores the
  * caller's mask, so a signal that came in the meantime is recorded at once,
  * and the init forwards it once its child runs.

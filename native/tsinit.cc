@@ -11,6 +11,8 @@
 //   process      prctl (subreaper, parent-death signal), process groups, the tty
 //   tryWrite     a write that never blocks, without O_NONBLOCK on a shared
 //                file description (for the log: stderr is the child's too)
+//   start-up     a handler that records signals, put in place by claimSignals
+//                or, started by native/launch.c, before Node's main
 //
 // Layout: part 1 is plain C++ over the C library and libuv, one free function
 // (or small class) per job, taking plain values and returning a result or a
