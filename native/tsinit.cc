@@ -541,14 +541,15 @@ std::vector<int> TakeRecordedSignals() {
 // Node keeps these handlers (it resets only ignored signals) except on SIGINT
 // and SIGTERM, where its own one-shot handler replaces them later; the init
 // takes the recorded signals with takeRecordedSignals. Without the variable
-// (a plain require) this does nothing.
+// (a plain require) this does nothing. Before main there is one thread, so
+// sigprocmask (pthread_sigmask would need glibc 2.32 in the prebuilds).
 __attribute__((constructor)) void RecordBeforeNode() {
   const char* blocked = getenv("__TSINIT_BLOCKED");
   if (blocked == nullptr) return;
   // Loaded later than that (the preload failed, and this is a require after
   // Node's start cleared the mask): nothing to do.
   sigset_t now;
-  if (pthread_sigmask(SIG_BLOCK, nullptr, &now) != 0 || sigismember(&now, SIGTERM) != 1 || sigismember(&now, SIGHUP) != 1) {
+  if (sigprocmask(SIG_BLOCK, nullptr, &now) != 0 || sigismember(&now, SIGTERM) != 1 || sigismember(&now, SIGHUP) != 1) {
     unsetenv("__TSINIT_BLOCKED");
     return;
   }
@@ -573,7 +574,7 @@ __attribute__((constructor)) void RecordBeforeNode() {
   }
   unsetenv("__TSINIT_BLOCKED");
   if (!known) {
-    pthread_sigmask(SIG_UNBLOCK, &claimed, nullptr);
+    sigprocmask(SIG_UNBLOCK, &claimed, nullptr);
     return;
   }
   sigset_t mask;
@@ -581,7 +582,7 @@ __attribute__((constructor)) void RecordBeforeNode() {
   for (int sig = 1; sig <= kMaxSignal; sig++) {
     if (caller & (1ULL << (sig - 1))) sigaddset(&mask, sig);  // refused for glibc's 32, 33: never blocked by it anyway
   }
-  if (pthread_sigmask(SIG_SETMASK, &mask, nullptr) != 0) pthread_sigmask(SIG_UNBLOCK, &claimed, nullptr);
+  if (sigprocmask(SIG_SETMASK, &mask, nullptr) != 0) sigprocmask(SIG_UNBLOCK, &claimed, nullptr);
 }
 
 // ---- signals: SIGPIPE --------------------------------------------------------------

@@ -11,7 +11,7 @@
  * (/proc/PID/environ keeps __TSINIT_BLOCKED, which the addon's constructor
  * removes from the live environment).
  */
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,19 @@ describe('the child sees nothing of the launcher', () => {
       expect(shown.privates).toEqual([]);
     });
   }
+});
+
+describe('the sh lines under each shell a base image may have as /bin/sh', () => {
+  const shells: Array<[string, string[]]> = [['bash', ['bash']],
+    ...(existsSync('/bin/busybox') || existsSync('/usr/bin/busybox') ? [['BusyBox sh', ['busybox', 'sh']] as [string, string[]]] : [])];
+  it.each(shells)('%s finds the launcher too, and the child sees nothing of it', async (_name, wrap) => {
+    const r = await run(['--', ...SHOW], { wrap, env: { LD_PRELOAD: '' } });
+    expect(r.code, r.stderr).toBe(0);
+    const shown = parse(r.stdout);
+    expect(shown.launched).toBe(true);
+    expect(shown.preload).toBe('');
+    expect(shown.privates).toEqual([]);
+  });
 });
 
 describe('which Node start the sh lines choose', () => {
