@@ -62,6 +62,10 @@
 #include <termios.h>
 #include <unistd.h>
 
+// Weak: the start-up constructor (RecordBeforeNode) tells by it whether the
+// process it was preloaded into is Node (libuv's symbols are Node's exports).
+#pragma weak uv_version
+
 namespace {
 
 #ifndef SYS_close_range
@@ -546,6 +550,10 @@ std::vector<int> TakeRecordedSignals() {
 __attribute__((constructor)) void RecordBeforeNode() {
   const char* blocked = getenv("__TSINIT_BLOCKED");
   if (blocked == nullptr) return;
+  // Not inside Node (no libuv of Node's: `node` in PATH is a wrapper, such
+  // as a version manager's shim, that execs the real one): leave everything
+  // as it is, blocked, for the Node it execs, which preloads this again.
+  if (&uv_version == nullptr) return;
   // Loaded later than that (the preload failed, and this is a require after
   // Node's start cleared the mask): nothing to do.
   sigset_t now;

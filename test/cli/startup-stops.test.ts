@@ -11,7 +11,9 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchedNodeBin, inNamespace, killAll, startBounded, TSINIT } from '../support/helpers';
-import { fixture } from '../support/fixtures/util';
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fixture, tempDir } from '../support/fixtures/util';
 import { MODES } from '../support/modes';
 
 afterEach(killAll);
@@ -101,6 +103,14 @@ describe('SIGTERM at the instant PID 1\'s comm becomes node (no handler of any k
     // launcher (native/launch.c) blocks every signal before it execs Node;
     // the addon it preloads records the pending SIGTERM before Node's main.
     expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1, entry: [TSINIT], anyHandler: true }), pid1);
+  }, 60_000);
+
+  it(`is honoured ${RUNS} of ${RUNS} times when \`node\` in PATH is a wrapper script that execs the real one (a version manager's shim), as PID 1`, async () => {
+    // The addon, preloaded into the wrapper's shell too, leaves everything
+    // blocked there and acts in the Node it execs.
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'node'), `#!/bin/sh\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
+    expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1: true, entry: [TSINIT], anyHandler: true, env: { PATH: `${dir}:${process.env.PATH}` } }), true);
   }, 60_000);
 });
 
