@@ -17,6 +17,8 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inNamespace, killAll, ROOT, run, startBounded } from '../support/helpers';
 import { MODES } from '../support/modes';
+import { fixture } from '../support/fixtures/util';
+import { SIGHUP } from '../../src/signals';
 
 afterEach(killAll);
 
@@ -137,5 +139,26 @@ describe('which Node start the sh lines choose', () => {
     const relative = await startBounded('node_modules/.bin/tsinit', ['--', ...SHOW], { cwd: path.join(dir, 'app'), timeoutMs: 10_000 }).result;
     expect(relative.code, relative.stderr).toBe(0);
     expect(parse(relative.stdout).launched).toBe(true);
+  });
+});
+
+describe('the launcher on its own', () => {
+  const LAUNCHER = path.join(ROOT, 'build', 'Release', 'tsinit-launch');
+  const ADDON = path.join(ROOT, 'build', 'Release', 'tsinit.node');
+
+  it('a NODE it cannot execute: one line naming it and why, status 127', async () => {
+    const missing = path.join(os.tmpdir(), 'tsinit-no-such-node');
+    const r = await startBounded(LAUNCHER, [ADDON, missing, '-e', '0'], { timeoutMs: 10_000 }).result;
+    expect(r.stderr).toBe(`tsinit: cannot run ${missing}: No such file or directory\n`);
+    expect(r.code).toBe(127);
+  });
+
+  it('execs NODE with ARGS (argv[0] the path given); a signal pending across the exec reaches the addon\'s recorder', async () => {
+    // SIGHUP blocked by runwith, raised by the shell: pending when the launcher runs.
+    const js = 'const a = require(process.argv[1]); console.log(JSON.stringify({ argv0: process.argv0, rec: a.takeRecordedSignals() }))';
+    const r = await startBounded(fixture('runwith'), ['-b', String(SIGHUP), '--', 'sh', '-c', 'kill -HUP $$; exec "$@"', 'sh',
+      LAUNCHER, ADDON, process.execPath, '-e', js, ADDON], { timeoutMs: 10_000 }).result;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ argv0: process.execPath, rec: [SIGHUP] });
   });
 });
