@@ -22,6 +22,14 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      # bin/tsinit's step before Node: blocks every signal, execs Node with
+      # the addon above preloaded (native/launch.c). Plain C, nothing from Node.
+      "target_name": "tsinit-launch",
+      "type": "executable",
+      "sources": ["native/launch.c"],
+      "cflags": ["-std=c11", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -11,6 +11,8 @@
 //   process      prctl (subreaper, parent-death signal), process groups, the tty
 //   tryWrite     a write that never blocks, without O_NONBLOCK on a shared
 //                file description (for the log: stderr is the child's too)
+//   start-up     a handler that records signals, put in place by claimSignals
+//                or, started by native/launch.c, before Node's main
 //
 // Layout: part 1 is plain C++ over the C library and libuv, one free function
 // (or small class) per job, taking plain values and returning a result or a
@@ -35,11 +37,13 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <cstdlib>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -57,6 +61,10 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+
+// Weak: the start-up constructor (RecordBeforeNode) tells by it whether the
+// process it was preloaded into is Node (libuv's symbols are Node's exports).
+#pragma weak uv_version
 
 namespace {
 
@@ -527,6 +535,62 @@ std::vector<int> TakeRecordedSignals() {
     if (bits & (uint64_t{1} << (sig - 1))) sigs.push_back(sig);
   }
   return sigs;
+}
+
+// Started by native/launch.c (every signal blocked, this addon in LD_PRELOAD,
+// __TSINIT_BLOCKED set to the caller's mask in hexadecimal), before Node's
+// main: the recording handler on each signal the init forwards that is at
+// its default disposition, then the caller's mask back, so that a signal
+// that arrived while PID 1 became Node is recorded now instead of dropped.
+// Node keeps these handlers (it resets only ignored signals) except on SIGINT
+// and SIGTERM, where its own one-shot handler replaces them later; the init
+// takes the recorded signals with takeRecordedSignals. Without the variable
+// (a plain require) this does nothing. Before main there is one thread, so
+// sigprocmask (pthread_sigmask would need glibc 2.32 in the prebuilds).
+__attribute__((constructor)) void RecordBeforeNode() {
+  const char* blocked = getenv("__TSINIT_BLOCKED");
+  if (blocked == nullptr) return;
+  // Not inside Node (no libuv of Node's: `node` in PATH is a wrapper, such
+  // as a version manager's shim, that execs the real one): leave everything
+  // as it is, blocked, for the Node it execs, which preloads this again.
+  if (&uv_version == nullptr) return;
+  // Loaded later than that (the preload failed, and this is a require after
+  // Node's start cleared the mask): nothing to do.
+  sigset_t now;
+  if (sigprocmask(SIG_BLOCK, nullptr, &now) != 0 || sigismember(&now, SIGTERM) != 1 || sigismember(&now, SIGHUP) != 1) {
+    unsetenv("__TSINIT_BLOCKED");
+    return;
+  }
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long caller = strtoull(blocked, &end, 16);
+  bool known = *blocked != '\0' && *end == '\0' && errno == 0;
+  // Never claimed: what cannot be caught, what Node ignores itself (PIPE,
+  // XFSZ), SIGCHLD, the synchronous faults, and the C libraries' own 32..34.
+  constexpr int kLibcOwnFirst = 32, kLibcOwnLast = 34;
+  const int skipped[] = {SIGKILL, SIGSTOP, SIGCHLD, SIGPIPE, SIGXFSZ, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGABRT};
+  sigset_t claimed;
+  sigemptyset(&claimed);
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    if (sig >= kLibcOwnFirst && sig <= kLibcOwnLast) continue;
+    if (std::find(std::begin(skipped), std::end(skipped), sig) != std::end(skipped)) continue;
+    struct sigaction old = {};
+    if (sigaction(sig, nullptr, &old) != 0) continue;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+    struct sigaction sa = HandlerAction(OnRecord);
+    if (sigaction(sig, &sa, nullptr) == 0) sigaddset(&claimed, sig);
+  }
+  unsetenv("__TSINIT_BLOCKED");
+  if (!known) {
+    sigprocmask(SIG_UNBLOCK, &claimed, nullptr);
+    return;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    if (caller & (1ULL << (sig - 1))) sigaddset(&mask, sig);  // refused for glibc's 32, 33: never blocked by it anyway
+  }
+  if (sigprocmask(SIG_SETMASK, &mask, nullptr) != 0) sigprocmask(SIG_UNBLOCK, &claimed, nullptr);
 }
 
 // ---- signals: SIGPIPE --------------------------------------------------------------

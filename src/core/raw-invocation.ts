@@ -18,8 +18,25 @@ const STASHED_FDS = '__TSINIT_FDS';
 /** Start-up signals and raised limits (see startup.ts, which names them too). */
 export const STASHED_SIGNALS = '__TSINIT_SIGNALS';
 export const STASHED_LIMITS = '__TSINIT_RLIMITS';
+/**
+ * Set by the bin's launcher (native/launch.c), which preloads the addon into
+ * Node: the caller's signal mask (the addon's constructor unsets it), and the
+ * caller's LD_PRELOAD as `x<value>`, or empty when the caller had none.
+ */
+export const LAUNCHED = '__TSINIT_BLOCKED';
+export const STASHED_LD_PRELOAD = '__TSINIT_LD_PRELOAD';
 /** Every variable the bin uses to carry state past `exec node`: none reaches the child. */
-export const PRIVATE: readonly string[] = [STASHED_NODE_OPTIONS, STASHED_PPID, STASHED_FDS, STASHED_SIGNALS, STASHED_LIMITS];
+export const PRIVATE: readonly string[] = [STASHED_NODE_OPTIONS, STASHED_PPID, STASHED_FDS, STASHED_SIGNALS, STASHED_LIMITS, LAUNCHED,
+  STASHED_LD_PRELOAD];
+/**
+ * Variables the bin or its launcher changed for tsinit itself, each with the
+ * variable holding the caller's value: `x<value>` (the 'x' keeps set-but-empty
+ * distinct from unset), or empty for unset. The child gets the caller's value.
+ */
+export const STASHED: ReadonlyArray<{ name: string; stash: string }> = [
+  { name: 'NODE_OPTIONS', stash: STASHED_NODE_OPTIONS },
+  { name: 'LD_PRELOAD', stash: STASHED_LD_PRELOAD },
+];
 
 const NUL = 0;
 const EQUALS = 0x3d;
@@ -84,23 +101,24 @@ function isNamed(entry: Buffer, name: string): boolean {
 
 /**
  * The child's environment from tsinit's raw one, entry by entry: the bin
- * wrapper's private variables removed, NODE_OPTIONS restored exactly as the
- * caller set it (set-but-empty stays set) where the wrapper stashed it.
- * Everything else passes unchanged, duplicates and entries without '='
- * included, as execve gave them.
+ * wrapper's private variables removed, NODE_OPTIONS and LD_PRELOAD restored
+ * exactly as the caller set them (set-but-empty stays set, unset stays
+ * unset) where the wrapper stashed them. Everything else passes unchanged,
+ * duplicates and entries without '=' included, as execve gave them.
  */
 export function childEnvironmentEntries(env: readonly Buffer[]): Buffer[] {
-  const stash = env.find((e) => isNamed(e, STASHED_NODE_OPTIONS));
+  const stashes = STASHED.map(({ name, stash }) => ({ name, entry: env.find((e) => isNamed(e, stash)), stash }));
   const out: Buffer[] = [];
   for (const e of env) {
-    if (e === stash) {
-      // Stored as NAME=x<value>: the 'x' keeps set-but-empty distinct from unset.
-      const value = e.subarray(STASHED_NODE_OPTIONS.length + 2);
-      out.push(Buffer.concat([Buffer.from('NODE_OPTIONS='), value]));
+    const restored = stashes.find((s) => s.entry === e);
+    if (restored !== undefined) {
+      // NAME=x<value>, or NAME= when the caller had none.
+      const value = e.subarray(restored.stash.length + 1);
+      if (value[0] === 0x78 /* x */) out.push(Buffer.concat([Buffer.from(`${restored.name}=`), value.subarray(1)]));
       continue;
     }
     if (PRIVATE.some((name) => isNamed(e, name))) continue;
-    if (stash !== undefined && isNamed(e, 'NODE_OPTIONS')) continue;
+    if (stashes.some((s) => s.entry !== undefined && isNamed(e, s.name))) continue;
     out.push(e);
   }
   return out;

@@ -34,20 +34,25 @@ import { signalOutsiders, type Outsider } from '../diagnosis/targets';
 import { spawnSupervised, SpawnError } from '../supervise/spawn';
 import type { Supervised } from '../supervise/supervised';
 import { terminationLogPath } from './termination-log';
-import { childEnvironmentEntries, PRIVATE, STASHED_NODE_OPTIONS, STASHED_PPID } from '../core/raw-invocation';
+import { childEnvironmentEntries, PRIVATE, STASHED, STASHED_NODE_OPTIONS, STASHED_PPID } from '../core/raw-invocation';
 
 export { STASHED_NODE_OPTIONS, STASHED_PPID };
 
 /**
  * The child's environment: tsinit's own, minus the wrapper's private
- * variables, with NODE_OPTIONS restored exactly as the caller set it
- * (set-but-empty stays set).
+ * variables, with NODE_OPTIONS and LD_PRELOAD restored exactly as the caller
+ * set them (set-but-empty stays set, unset stays unset).
  */
 export function childEnvironment(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = { ...env };
-  const stashed = out[STASHED_NODE_OPTIONS];
   for (const name of PRIVATE) delete out[name];
-  if (stashed !== undefined) out['NODE_OPTIONS'] = stashed.slice(1); // stored with an 'x' prefix
+  for (const { name, stash } of STASHED) {
+    const stashed = env[stash];
+    if (stashed === undefined) continue;
+    // Stored as 'x' and the value, or empty when the caller had none.
+    if (stashed.startsWith('x')) out[name] = stashed.slice(1);
+    else delete out[name];
+  }
   return out;
 }
 

@@ -30,7 +30,7 @@ describe('the tarball holds only what is needed', () => {
     /^package\.json$/, /^LICENSE$/, /^README\.md$/, /^CHANGELOG\.md$/,
     /^bin\/tsinit$/,
     /^dist\/(?:(?:core|supervise|init|diagnosis)\/)?[\w-]+\.(js|mjs|d\.ts|d\.mts)$/, /^dist\/(tsinit|library)\.cjs$/,
-    /^binding\.gyp$/, /^native\/[\w-]+\.(cc|h)$/,
+    /^binding\.gyp$/, /^native\/[\w-]+\.(cc|c|h)$/,
     /^prebuilds\/linux-(x64|arm64)\/tsinit\.(glibc|musl)\.node$/,
   ];
 
@@ -39,9 +39,9 @@ describe('the tarball holds only what is needed', () => {
     expect(stray).toEqual([]);
   });
 
-  it('ships the bin (executable) and the CLI bundle it loads, the license, the addon sources and the linux-x64 prebuild', () => {
+  it('ships the bin (executable) and the CLI bundle it loads, the license, the addon and launcher sources and the linux-x64 prebuild', () => {
     const byPath = new Map(packed.info.files.map((f) => [f.path, f]));
-    for (const p of ['package.json', 'LICENSE', 'bin/tsinit', 'dist/tsinit.cjs', 'dist/library.cjs', 'binding.gyp', 'native/tsinit.cc', 'prebuilds/linux-x64/tsinit.glibc.node']) {
+    for (const p of ['package.json', 'LICENSE', 'bin/tsinit', 'dist/tsinit.cjs', 'dist/library.cjs', 'binding.gyp', 'native/tsinit.cc', 'native/launch.c', 'prebuilds/linux-x64/tsinit.glibc.node']) {
       expect(byPath.has(p), p).toBe(true);
     }
     expect(byPath.get('bin/tsinit')!.mode & 0o111).not.toBe(0);

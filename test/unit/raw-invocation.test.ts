@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { childEnvironmentEntries, readRawInvocation, restartRequest, splitNul } from '../../src/core/raw-invocation';
+import { childEnvironment } from '../../src/init/init';
 
 const b = (s: string | number[]): Buffer => (typeof s === 'string' ? Buffer.from(s, 'latin1') : Buffer.from(s));
 const hex = (list: readonly Buffer[]): string[] => list.map((x) => x.toString('hex'));
@@ -33,8 +34,27 @@ describe('childEnvironmentEntries', () => {
     expect(hex(childEnvironmentEntries(env))).toEqual(hex(env));
   });
 
+  it('gives back the caller\'s LD_PRELOAD from the launcher\'s stash: a value, set-but-empty, or unset (empty stash)', () => {
+    const launched = [b('A=1'), b('LD_PRELOAD=/pkg/tsinit.node:/lib/x\xff.so'), b('__TSINIT_BLOCKED=0')];
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=x/lib/x\xff.so')]))).toEqual(hex([b('A=1'), b('LD_PRELOAD=/lib/x\xff.so')]));
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=x')]))).toEqual(hex([b('A=1'), b('LD_PRELOAD=')]));
+    expect(hex(childEnvironmentEntries([...launched, b('__TSINIT_LD_PRELOAD=')]))).toEqual(hex([b('A=1')]));
+    // No launcher: the caller's LD_PRELOAD is tsinit's own, passed as it is.
+    expect(hex(childEnvironmentEntries([b('LD_PRELOAD=/lib/y.so')]))).toEqual(hex([b('LD_PRELOAD=/lib/y.so')]));
+  });
+
   it('the stash wins over a NODE_OPTIONS that is still there', () => {
     expect(hex(childEnvironmentEntries([b('NODE_OPTIONS=a'), b('__TSINIT_NODE_OPTIONS=xb')]))).toEqual(hex([b('NODE_OPTIONS=b')]));
+  });
+});
+
+describe('childEnvironment (the same rules on decoded strings, as the Procfile init uses them)', () => {
+  it('gives back the caller\'s LD_PRELOAD and NODE_OPTIONS, unset stays unset, and drops every private variable', () => {
+    const launched = { A: '1', LD_PRELOAD: '/pkg/tsinit.node:/lib/x.so', __TSINIT_BLOCKED: '0', __TSINIT_PPID: '1', __TSINIT_NODE_OPTIONS: 'x' };
+    expect(childEnvironment({ ...launched, __TSINIT_LD_PRELOAD: 'x/lib/x.so' })).toEqual({ A: '1', LD_PRELOAD: '/lib/x.so', NODE_OPTIONS: '' });
+    expect(childEnvironment({ ...launched, __TSINIT_LD_PRELOAD: 'x' })).toEqual({ A: '1', LD_PRELOAD: '', NODE_OPTIONS: '' });
+    expect(childEnvironment({ ...launched, __TSINIT_LD_PRELOAD: '' })).toEqual({ A: '1', NODE_OPTIONS: '' });
+    expect(childEnvironment({ LD_PRELOAD: '/lib/y.so' })).toEqual({ LD_PRELOAD: '/lib/y.so' });
   });
 });
 
