@@ -41,6 +41,13 @@ static void fail(const char *what, int err) {
   fprintf(stderr, "tsinit: %s: %s\n", what, strerror(err));
 }
 
+/* The caller's mask back, one line naming the call that failed, status 127. */
+static int give_up(const sigset_t *caller, const char *what, int err) {
+  sigprocmask(SIG_SETMASK, caller, NULL);
+  fail(what, err);
+  return 127;
+}
+
 int main(int argc, char **argv) {
   sigset_t all, caller;
   /* First: from here on a signal waits, pending, for the recording handler. */
@@ -69,11 +76,7 @@ int main(int argc, char **argv) {
   size_t prior_len = prior == NULL ? 0 : strlen(prior);
   char *preload = malloc(addon_len + 1 + prior_len + 1);
   char *stash = malloc(1 + prior_len + 1);
-  if (preload == NULL || stash == NULL) {
-    sigprocmask(SIG_SETMASK, &caller, NULL);
-    fail("malloc", ENOMEM);
-    return 127;
-  }
+  if (preload == NULL || stash == NULL) return give_up(&caller, "malloc", ENOMEM);
   memcpy(preload, addon, addon_len);
   preload[addon_len] = '\0';
   if (prior != NULL && prior_len > 0) {
@@ -88,10 +91,7 @@ int main(int argc, char **argv) {
 
   if (setenv("__TSINIT_BLOCKED", mask_text, 1) != 0 || setenv("__TSINIT_LD_PRELOAD", stash, 1) != 0 ||
       setenv("LD_PRELOAD", preload, 1) != 0) {
-    int err = errno;
-    sigprocmask(SIG_SETMASK, &caller, NULL);
-    fail("setenv", err);
-    return 127;
+    return give_up(&caller, "setenv", errno);
   }
 
   execv(node, argv + 2);
