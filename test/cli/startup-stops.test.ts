@@ -20,8 +20,13 @@ afterEach(killAll);
 
 const SIGTERM = 15;
 const RUNS = 20;
-/** Runs a second unless stopped: a lost stop shows as exit 0 after about 1 s. */
-const CHILD = ['sleep', '1'];
+/**
+ * Runs 3 s unless stopped: a lost stop shows as exit 0 after 3 s. Only the
+ * status decides, not the time: under a loaded machine an honoured stop once
+ * took 963 ms from start to exit (stop itself 12 ms), and a time limit read it
+ * as lost. How fast a stop is belongs in the benchmarks.
+ */
+const CHILD = ['sleep', '3'];
 /** Honoured: the child was killed by SIGTERM (tsinit exits 128+15), or tsinit itself was ended by it. */
 const HONOURED = new Set([128 + SIGTERM]);
 
@@ -48,10 +53,10 @@ async function stopDuringStartUp(opts: { comm: string; pid1: boolean; entry: str
     const inner = [...opts.entry, '-v', '--', ...CHILD];
     const target = opts.pid1 ? inNamespace(inner).flat() : inner;
     const args = [...(opts.pid1 ? ['-n'] : []), ...(opts.anyHandler === true ? [] : ['-c', String(SIGTERM)]), opts.comm, String(SIGTERM), '--', ...target];
-    const r = await startBounded(commkill, args, { env: { ...process.env, ...opts.env }, timeoutMs: 5000 }).result;
+    const r = await startBounded(commkill, args, { env: { ...process.env, ...opts.env }, timeoutMs: 10_000 }).result;
     if (/never saw/.test(r.stderr)) { tally.notSent++; continue; }
     const started = /started sleep as pid/.test(r.stderr);
-    if (r.code !== null && HONOURED.has(r.code) && r.ms < 900) {
+    if (r.code !== null && HONOURED.has(r.code)) {
       tally.honoured++;
       if (started) tally.childRan++; else tally.tsinitKilled++;
     } else {
