@@ -7,7 +7,8 @@
  * honoured (the tests count which happened).
  *
  * The signal is sent from outside by the commkill fixture, which polls
- * /proc/PID/comm and SigCgt without sleeping. Each case runs 20 times.
+ * /proc/PID/comm and SigCgt without sleeping. Each case sends the signal 20
+ * times (a start in which the poller missed the moment is not counted).
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchedNodeBin, inNamespace, killAll, startBounded, TSINIT } from '../support/helpers';
@@ -40,22 +41,34 @@ beforeAll(() => { commkill = fixture('commkill'); });
  */
 const SLOW_PATH = [...Array.from({ length: 2000 }, (_, i) => `/nonexistent-${i}`), process.env.PATH ?? '/usr/bin:/bin'].join(':');
 
-interface Tally { honoured: number; childRan: number; tsinitKilled: number; notSent: number; lost: string[] }
+interface Tally { honoured: number; childRan: number; tsinitKilled: number; lost: string[]; missed: string[] }
+
+/** At most this many starts in all, to get RUNS signals sent (the poller can miss the moment under load). */
+const MAX_STARTS = RUNS + 10;
 
 /**
- * Starts tsinit RUNS times and sends SIGTERM when PID 1's comm is `comm` and
- * its SigCgt has SIGTERM (a handler is in place: the sh trap, or Node's own),
- * or with `anyHandler` at once, whatever SigCgt says.
+ * Starts tsinit until RUNS signals were sent, each when PID 1's comm is
+ * `comm` and its SigCgt has SIGTERM (a handler is in place: the sh trap, or
+ * Node's own), or with `anyHandler` at once, whatever SigCgt says. A start in
+ * which the poller missed the moment (it is a busy loop, and on a loaded
+ * machine it can be off the CPU for the whole window) sends nothing; it does
+ * not count towards RUNS, but it must still have run normally: the child
+ * started and tsinit exited 0 with it.
  */
 async function stopDuringStartUp(opts: { comm: string; pid1: boolean; entry: string[]; env?: NodeJS.ProcessEnv; anyHandler?: boolean }): Promise<Tally> {
-  const tally: Tally = { honoured: 0, childRan: 0, tsinitKilled: 0, notSent: 0, lost: [] };
-  for (let i = 0; i < RUNS; i++) {
+  const tally: Tally = { honoured: 0, childRan: 0, tsinitKilled: 0, lost: [], missed: [] };
+  for (let starts = 0; tally.honoured + tally.lost.length < RUNS && starts < MAX_STARTS; starts++) {
     const inner = [...opts.entry, '-v', '--', ...CHILD];
     const target = opts.pid1 ? inNamespace(inner).flat() : inner;
     const args = [...(opts.pid1 ? ['-n'] : []), ...(opts.anyHandler === true ? [] : ['-c', String(SIGTERM)]), opts.comm, String(SIGTERM), '--', ...target];
     const r = await startBounded(commkill, args, { env: { ...process.env, ...opts.env }, timeoutMs: 10_000 }).result;
-    if (/never saw/.test(r.stderr)) { tally.notSent++; continue; }
     const started = /started sleep as pid/.test(r.stderr);
+    const miss = /commkill: never saw .*/.exec(r.stderr);
+    if (miss !== null) {
+      tally.missed.push(miss[0]);
+      expect({ code: r.code, started }, `a start with no signal sent ran abnormally:\n${r.stderr}`).toEqual({ code: 0, started: true });
+      continue;
+    }
     if (r.code !== null && HONOURED.has(r.code)) {
       tally.honoured++;
       if (started) tally.childRan++; else tally.tsinitKilled++;
@@ -66,13 +79,13 @@ async function stopDuringStartUp(opts: { comm: string; pid1: boolean; entry: str
   return tally;
 }
 
-function expectAllHonoured(t: Tally, pid1: boolean, lossesKnown = 0): void {
-  expect(t.lost.length, JSON.stringify(t, null, 1)).toBeLessThanOrEqual(lossesKnown);
-  expect(t.notSent, 'runs where the poller missed the moment').toBeLessThanOrEqual(2);
-  expect(t.honoured).toBeGreaterThanOrEqual(RUNS - 2);
+function expectAllHonoured(t: Tally, pid1: boolean): void {
+  const detail = JSON.stringify(t, null, 1);
+  expect(t.lost, detail).toEqual([]);
+  expect(t.honoured + t.lost.length, `fewer than ${RUNS} signals sent in ${MAX_STARTS} starts: ${detail}`).toBe(RUNS);
   // As PID 1 nothing can end tsinit before the child: the child always ran.
   if (pid1) expect(t.tsinitKilled).toBe(0);
-  console.log(`honoured ${t.honoured}/${RUNS - t.notSent} (child started and got it: ${t.childRan}, tsinit ended by it: ${t.tsinitKilled})`);
+  console.log(`honoured ${t.honoured}/${RUNS} (child started and got it: ${t.childRan}, tsinit ended by it: ${t.tsinitKilled}); moment missed in ${t.missed.length} more starts${t.missed.length > 0 ? `: ${t.missed.join('; ')}` : ''}`);
 }
 
 describe('SIGTERM while PID 1 is still the bin\'s sh lines (their trap in place)', () => {
@@ -83,7 +96,7 @@ describe('SIGTERM while PID 1 is still the bin\'s sh lines (their trap in place)
     // it was an execve per PATH entry (2,000 here), and under load 1 or 2
     // stops in 20 were lost there.
     expectAllHonoured(await stopDuringStartUp({ comm: 'tsinit', pid1, entry: [TSINIT], env: { PATH: SLOW_PATH } }), pid1);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('SIGTERM while Node bootstraps (Node\'s own one-shot handler in place)', () => {
@@ -95,7 +108,7 @@ describe('SIGTERM while Node bootstraps (Node\'s own one-shot handler in place)'
   for (const e of entries) {
     it.each(MODES)(`is honoured ${RUNS} of ${RUNS} times, ${e.how}, %s`, async ({ pid1 }) => {
       expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1, entry: e.entry, env: e.env }), pid1);
-    }, 60_000);
+    }, 120_000);
   }
 });
 
@@ -108,7 +121,7 @@ describe('SIGTERM at the instant PID 1\'s comm becomes node (no handler of any k
     // launcher (native/launch.c) blocks every signal before it execs Node;
     // the addon it preloads records the pending SIGTERM before Node's main.
     expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1, entry: [TSINIT], anyHandler: true }), pid1);
-  }, 60_000);
+  }, 120_000);
 
   it(`is honoured ${RUNS} of ${RUNS} times when \`node\` in PATH is a wrapper script that execs the real one (a version manager's shim), as PID 1`, async () => {
     // The addon, preloaded into the wrapper's shell too, leaves everything
@@ -116,7 +129,7 @@ describe('SIGTERM at the instant PID 1\'s comm becomes node (no handler of any k
     const dir = tempDir();
     writeFileSync(path.join(dir, 'node'), `#!/bin/sh\nexec '${process.execPath}' "$@"\n`, { mode: 0o755 });
     expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1: true, entry: [TSINIT], anyHandler: true, env: { PATH: `${dir}:${process.env.PATH}` } }), true);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('SIGTERM at the instant PID 1\'s comm becomes node, on newer Node', () => {
@@ -128,6 +141,6 @@ describe('SIGTERM at the instant PID 1\'s comm becomes node, on newer Node', () 
     it.skipIf(fetched.bin === undefined)(`is honoured ${RUNS} of ${RUNS} times on Node ${version}, as PID 1`, async () => {
       const env = { PATH: `${fetched.bin}:${process.env.PATH}` };
       expectAllHonoured(await stopDuringStartUp({ comm: 'node', pid1: true, entry: [TSINIT], anyHandler: true, env }), true);
-    }, 60_000);
+    }, 120_000);
   }
 });

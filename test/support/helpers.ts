@@ -11,6 +11,32 @@ import * as path from 'node:path';
 export const ROOT = path.join(__dirname, '..', '..');
 export const TSINIT = path.join(ROOT, 'bin', 'tsinit');
 
+/** Runs the rest of a command line as user nobody (uid and gid 65534, no groups). */
+export const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+
+let nobodyWhy: string | null | undefined;
+/**
+ * Why user nobody cannot run tsinit from this checkout, or undefined when it
+ * can. Asked of the kernel: nobody tries to read bin/tsinit, dist/ and the
+ * addon and to execute this Node. A checkout under a directory others may not
+ * enter (root's 0700 home, a `mktemp -d`) cannot run as nobody, and the tests
+ * that need a non-root tsinit skip and say so instead of failing by the dozen.
+ */
+export function whyNobodyCannotRun(): string | undefined {
+  if (nobodyWhy === undefined) {
+    const need = [TSINIT, path.join(ROOT, 'dist', 'tsinit.cjs')];
+    try {
+      execFileSync(NOBODY[0]!, [...NOBODY.slice(1), 'sh', '-c', 'for f; do [ -r "$f" ] || { echo "cannot read $f"; exit 1; }; done; [ -x "$0" ] || { echo "cannot execute $0"; exit 1; }', process.execPath, ...need],
+        { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+      nobodyWhy = null;
+    } catch (e) {
+      const out = (e as { stdout?: Buffer }).stdout?.toString().trim();
+      nobodyWhy = `user nobody ${out || (e as Error).message} (make every directory above ${ROOT} enterable by others, o+x, to run this test)`;
+    }
+  }
+  return nobodyWhy ?? undefined;
+}
+
 /** The first executable called `name` on `PATH`, or undefined. */
 export function findOnPath(name: string, PATH = process.env['PATH'] ?? ''): string | undefined {
   for (const dir of PATH.split(':')) {
