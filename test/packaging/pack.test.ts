@@ -5,10 +5,14 @@
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv, execCommand, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from '../support/pack-helpers';
+import { cleanEnv, execCommand, findOnPath, killStarted, mustRun, packForRelease, ROOT, slimBin, type Packed } from '../support/pack-helpers';
 import { inNamespace } from '../support/helpers';
+import { fixture } from '../support/fixtures/util';
 
 afterEach(killStarted);
+
+/** sleep by its full path: the no-compiler group's PATH holds only a few tools. */
+const SLEEP = findOnPath('sleep') ?? '/bin/sleep';
 
 const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
   version: string; main: string; types: string; bin: Record<string, string>; exports?: unknown;
@@ -31,7 +35,7 @@ describe('the tarball holds only what is needed', () => {
     /^bin\/tsinit$/,
     /^dist\/(?:(?:core|supervise|init|diagnosis)\/)?[\w-]+\.(js|mjs|d\.ts|d\.mts)$/, /^dist\/(tsinit|library)\.cjs$/,
     /^binding\.gyp$/, /^native\/[\w-]+\.(cc|c|h)$/,
-    /^prebuilds\/linux-(x64|arm64)\/tsinit\.(glibc|musl)\.node$/,
+    /^prebuilds\/linux-(x64|arm64)\/tsinit\.(glibc|musl)\.node$/, /^prebuilds\/linux-(x64|arm64)\/tsinit-launch$/,
   ];
 
   it('ships no file outside the allowed set (no sources, tests, scripts, build output, maps)', () => {
@@ -45,6 +49,8 @@ describe('the tarball holds only what is needed', () => {
       expect(byPath.has(p), p).toBe(true);
     }
     expect(byPath.get('bin/tsinit')!.mode & 0o111).not.toBe(0);
+    // The start-up launcher beside the prebuild, executable (bin/tsinit execs it).
+    expect(byPath.get('prebuilds/linux-x64/tsinit-launch')?.mode ?? 0, 'prebuilds/linux-x64/tsinit-launch').toSatisfy((m: number) => (m & 0o111) !== 0);
     expect(Object.values(pkg.bin).map((b) => b.replace(/^\.\//, ''))).toEqual(['bin/tsinit']);
   });
 
@@ -152,6 +158,30 @@ describe('installed from the tarball with no compiler on PATH', () => {
     expect(p.ppid).toBe(1);
     expect(p.pid1).toContain('node_modules/.bin/tsinit');
   });
+
+  it('PID 1 becomes Node through the launcher shipped beside the prebuild, which it preloads', async () => {
+    const show = 'const e = require("fs").readFileSync("/proc/1/environ", "latin1").split("\\0"); console.log(e.filter((v) => v.startsWith("LD_PRELOAD=")).join()); process.exit(4);';
+    const r = await execCommand(...inNamespace([tsinitBin(), '--', 'node', '-e', show]),
+      { cwd: app, env, timeoutMs: 60_000 });
+    expect(r.code, r.stderr).toBe(4);
+    // The package root as bin/tsinit finds it from the .bin symlink, unnormalised.
+    expect(r.stdout.trim()).toBe(`LD_PRELOAD=${app}/node_modules/.bin/../node-tsinit/prebuilds/linux-x64/tsinit.glibc.node`);
+  });
+
+  it('a SIGTERM at the instant PID 1\'s comm becomes node is honoured every time (the launcher keeps it pending)', async () => {
+    // Without the launcher this stop is lost nearly every time (0 of 20 measured): exec resets
+    // PID 1's handlers, and Node's own come only milliseconds into its start.
+    const commkill = fixture('commkill');
+    const codes: Array<number | null> = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await execCommand(commkill, ['-n', 'node', '15', '--', ...inNamespace([tsinitBin(), '--', SLEEP, '3']).flat()],
+        { cwd: app, env, timeoutMs: 20_000 });
+      if (/never saw/.test(r.stderr)) continue; // the poller missed the moment (a loaded machine): nothing was sent
+      codes.push(r.code);
+    }
+    expect(codes.length).toBeGreaterThanOrEqual(5);
+    expect(codes).toEqual(codes.map(() => 143));
+  }, 240_000);
 
   it('loads from CommonJS (require) and ESM (import) with the same named exports', async () => {
     const cjs = await mustRun('node', ['-e', 'console.log(JSON.stringify(Object.keys(require("node-tsinit")).filter((k) => k !== "__esModule").sort()))'], { cwd: app, env });

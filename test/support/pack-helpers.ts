@@ -140,7 +140,8 @@ export async function packForRelease(arches: ReadonlyArray<'x64' | 'arm64'> = ['
       cpSync(path.join(ROOT, f.path), path.join(stage, f.path));
     }
     mkdirSync(path.join(stage, 'scripts', 'build'), { recursive: true });
-    cpSync(path.join(ROOT, 'scripts', 'build', 'prebuild.sh'), path.join(stage, 'scripts', 'build', 'prebuild.sh'));
+    // prebuild.sh and the zig fetcher it builds the launcher with (zig's cache is under node_modules).
+    for (const f of ['prebuild.sh', 'check-musl.mjs']) cpSync(path.join(ROOT, 'scripts', 'build', f), path.join(stage, 'scripts', 'build', f));
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(stage, 'node_modules'));
     await mustRun('bash', [path.join(stage, 'scripts', 'build', 'prebuild.sh'), ...arches], { cwd: stage, env, timeoutMs: 240_000 });
     const dry = await mustRun('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: stage, env });
