@@ -17,8 +17,8 @@ export const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-gro
 let nobodyWhy: string | null | undefined;
 /**
  * Why user nobody cannot run tsinit from this checkout, or undefined when it
- * can. Asked of the kernel: nobody tries to read bin/tsinit, dist/ and the
- * addon and to execute this Node. A checkout under a directory others may not
+ * can. Asked of the kernel: nobody tries to read bin/tsinit and the CLI
+ * bundle and to execute this Node. A checkout under a directory others may not
  * enter (root's 0700 home, a `mktemp -d`) cannot run as nobody, and the tests
  * that need a non-root tsinit skip and say so instead of failing by the dozen.
  */
