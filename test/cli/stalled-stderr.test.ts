@@ -161,7 +161,10 @@ describe('a stalled stderr never holds PID 1 up', () => {
     process.kill(pid, 'SIGTERM');
     const m = await h.waitFor(/tsinit: warning: (\d+) log line\(s\) dropped/, 5_000);
     expect(Number(m[1])).toBeGreaterThan(100);
-    await h.waitFor(/received SIGTERM/, 5_000);
+    // Not waited for: the "received SIGTERM" line. PID 1 may still be logging
+    // the storm's queued signals when SIGTERM comes, and a reader slower than
+    // that (this test, on a loaded machine) fills the pipe again, so the line
+    // is dropped and counted, as designed. The exit status shows the forward.
     const r = await h.result;
     expect(Date.now() - t).toBeLessThan(3000);
     expect(r.code).toBe(143);
