@@ -98,7 +98,8 @@ describe('SIGTERM while PID 1 is still the bin\'s sh lines (their trap in place)
     // node` it was an execve per PATH entry, 2,000 here, and under load 1 or 2
     // stops in 20 were lost); with two full test suites on 2 cores 1 stop in
     // 40 was still lost there. Closing it needs the signals blocked before the
-    // sh lines run (the launcher first, re-running them blocked).
+    // sh lines run, by something that is not sh (exec'ing the launcher from
+    // the sh lines only moves this gap to that exec).
     expectAllHonoured(await stopDuringStartUp({ comm: 'tsinit', pid1, entry: [TSINIT], env: { PATH: SLOW_PATH } }), pid1, 1);
   }, 120_000);
 });
