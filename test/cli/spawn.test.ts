@@ -284,10 +284,11 @@ describe('bad usage', () => {
 });
 
 describe('started as `node bin/tsinit` with NODE_OPTIONS, tsinit restarts itself in place', () => {
-  it.each([
+  // it.for, not it.each: only it.for hands the test its context (for skip).
+  it.for<[string, string | undefined]>([
     ['the Node on PATH', undefined],
     [`Node ${NODE22_VERSION}`, NODE22.bin],
-  ])('under %s: same pid (PID 1), NODE_OPTIONS stashed for the child, --disable-sigusr1 where Node has it', async (_name, bin, ctx) => {
+  ])('under %s: same pid (PID 1), NODE_OPTIONS stashed for the child, --disable-sigusr1 where Node has it', async ([_name, bin], ctx) => {
     if (_name !== 'the Node on PATH' && bin === undefined) ctx.skip(NODE22.why);
     const node = bin === undefined ? 'node' : path.join(bin, 'node');
     const t = start(['--', 'sh', '-c', 'echo "child=$NODE_OPTIONS"; exec sleep 5'], { wrap: [node], env: { NODE_OPTIONS: '--no-warnings' } });

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { spawn, parseCommandLine, type Supervised } from 'node-tsinit';
+import { spawn, parseCommandLine } from 'node-tsinit';
 import { killAll, sleep, start as startInit } from '../support/helpers';
 import { killSpawned, spawnTracked } from '../support/library-helpers';
 import { until } from '../support/fixtures/util';

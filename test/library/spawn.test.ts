@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn, PIPE_LINGER_MS, type Supervised } from 'node-tsinit';
+import { spawn, PIPE_LINGER_MS } from 'node-tsinit';
 import { killSpawned, spawnTracked } from '../support/library-helpers';
 
 const start = spawnTracked;

@@ -19,6 +19,15 @@ describe('entry points', () => {
     expect(r.status).toBe(0);
   }, 240_000); // tsc alone takes ~10 s of CPU; the shared machine may be slower
 
+  it('the tests themselves type-check under the same strict options (test/tsconfig.json), against the built package', () => {
+    // A type error in a test is often a test defect: an it.each callback that
+    // expects a context (only it.for passes one) never skips, it crashes.
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const r = spawnSync(process.execPath, [tsc, '-p', path.join(ROOT, 'test', 'tsconfig.json')], { encoding: 'utf8', timeout: 230_000 });
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  }, 240_000);
+
   it('ESM and CommonJS see the same exports and share one instance (and one register)', async () => {
     const r = await runJson<{ esmNames: string[]; cjsNames: string[]; sameInstance: boolean; sameRegister: boolean; status: unknown }>(
       'entries.mjs', [], { pid1: false });

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
-import { spawn, type Supervised } from 'node-tsinit';
+import { spawn, type SpawnOptions, type StdioSpec, type StdioStreams, type Supervised } from 'node-tsinit';
 import { firstChildOf, inNamespace, killAll, startBounded } from './helpers';
 
 export const FIXTURES = path.join(__dirname, 'fixtures', 'library');
@@ -70,8 +70,10 @@ export { sleep } from './helpers';
 const spawned = new Set<Supervised>();
 
 /** The library's spawn(), remembered so that {@link killSpawned} can clean up after the test. */
-export function spawnTracked(...args: Parameters<typeof spawn>): Supervised {
-  const s = spawn(...args);
+export function spawnTracked<S extends StdioSpec = 'inherit'>(command: string | Buffer, args?: ReadonlyArray<string | Buffer>, options?: SpawnOptions<S>): Supervised & StdioStreams<S>;
+export function spawnTracked<S extends StdioSpec = 'inherit'>(command: string | Buffer, options?: SpawnOptions<S>): Supervised & StdioStreams<S>;
+export function spawnTracked(...args: [string | Buffer, (ReadonlyArray<string | Buffer> | SpawnOptions)?, SpawnOptions?]): Supervised {
+  const s = (spawn as (...a: typeof args) => Supervised)(...args);
   spawned.add(s);
   return s;
 }
