@@ -4,11 +4,12 @@
  * forwards.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  forwardableSignals, MAX_SIGNAL, NOT_FORWARDED, parseSignal, signalName, signalTable, SIGRTMAX, SIGRTMIN,
+  forwardableSignals, MAX_SIGNAL, NOT_FORWARDED, parseSignal, signalName, signalTable, SIGPIPE, SIGRTMAX, SIGRTMIN,
   toSignalNumber,
 } from '../../src/signals';
 
@@ -130,6 +131,33 @@ describe('which signals are forwarded', () => {
   });
   it('real-time signals, PIPE, the job-control signals and CONT are forwarded', () => {
     for (const n of [13, 18, 20, 21, 22, 34, 64]) expect(forwardableSignals()).toContain(n);
+  });
+});
+
+describe('the addon\'s start-up recorder (native/tsinit.cc: RecordBeforeNode)', () => {
+  /** The signals the constructor never claims, read from its source: the `skipped` list and the libc range. */
+  function skippedInC(source: string): number[] {
+    const list = /const int skipped\[\] = \{([^}]*)\};/.exec(source);
+    const range = /kLibcOwnFirst = (\d+), kLibcOwnLast = (\d+);/.exec(source);
+    if (list === null || range === null) throw new Error('RecordBeforeNode\'s skip list or libc range not found in native/tsinit.cc');
+    const out = list[1]!.split(',').map((name) => parseSignal(name.trim()));
+    for (let n = Number(range[1]); n <= Number(range[2]); n++) out.push(n);
+    return out.sort((a, b) => a - b);
+  }
+
+  it('claims exactly what the bin\'s claimStartupSignals claims: every forwarded signal but SIGPIPE', () => {
+    // Written in C, since it runs before Node's main; a drift here would lose
+    // (or wrongly catch) a signal only in the launcher's window.
+    const source = readFileSync(path.join(__dirname, '..', '..', 'native', 'tsinit.cc'), 'utf8');
+    const claimedByJs = forwardableSignals().filter((n) => n !== SIGPIPE);
+    const skippedByJs = Array.from({ length: MAX_SIGNAL }, (_, i) => i + 1).filter((n) => !claimedByJs.includes(n));
+    expect(skippedInC(source)).toEqual(skippedByJs);
+  });
+
+  it('the reading of the source catches a drift', () => {
+    const drifted = 'const int skipped[] = {SIGKILL, SIGXFSZ};\n  constexpr int kLibcOwnFirst = 32, kLibcOwnLast = 34;';
+    expect(skippedInC(drifted)).toEqual([9, 25, 32, 33, 34]);
+    expect(() => skippedInC('nothing here')).toThrow(/not found/);
   });
 });
 
