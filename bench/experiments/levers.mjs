@@ -9,7 +9,9 @@
  *   node bench/experiments/levers.mjs reap    reap throughput with and without --jitless
  *   node bench/experiments/levers.mjs tiers   V8's optimising tiers (--max-opt, --no-opt, --jitless)
  *                                 on the lean bundle: the storm's one-time growth
- *   node bench/experiments/levers.mjs all     the whole benchmark: tsinit as it is and as proposed
+ *   node bench/experiments/levers.mjs launcher  start-up through bin/tsinit without the start-up
+ *                                 launcher, with the local (dynamic) one, and with the
+ *                                 prebuilds' static one (zig, as scripts/build/prebuild.sh)
  *   node bench/experiments/levers.mjs list    print the variants and build what they need
  *   ... --tree DIR                measure the tsinit in DIR (its bin/, dist/, build/)
  *                                 instead of this checkout's
@@ -136,35 +138,10 @@ async function bundle(outfile, { lean = false, fastAddon = false, snapshot = fal
  */
 function processExitBundle(bundled) {
   const code = readFileSync(bundled, 'utf8');
-  const needle = '.then((code) => native().exitNow(code));';
-  if (!code.includes(needle)) throw new Error(`cannot find "${needle}" in ${bundled}`);
+  const needle = 'native().exitNow(code);';
+  if (code.split(needle).length !== 2) throw new Error(`cannot find "${needle}" exactly once in ${bundled}: update processExitBundle() in bench/experiments/levers.mjs`);
   const out = path.join(OUT, 'process-exit.cjs');
-  writeFileSync(out, code.replace(needle, '.then((code) => process.exit(code));'));
-  return out;
-}
-
-/**
- * bin/tsinit as the performance notes propose it: the same /bin/sh step with
- * node flags on its exec line, loading one bundled file (here the lean one,
- * standing in for the proposed source changes).
- */
-// --max-opt=1 (baseline code at most) keeps V8's optimising compilers from
-// being paged in the first time hot code is optimised (the storm's one-time
-// growth); Node 20, 22 and 24 accept it silently. --jitless would do the same,
-// but Node 20 and 22 then warn on stderr at every start unless given
-// --no-expose-wasm, which Node 24 rejects as a bad option.
-const PROPOSED_FLAGS = '--v8-pool-size=1 --max-opt=1';
-function proposedBin(bundleFile) {
-  const bin = readFileSync(path.join(TREE, 'bin', 'tsinit'), 'utf8');
-  const exec = 'exec node "$0" "$@"';
-  const load = "require('../dist/cli.js').main();";
-  if (!bin.includes(exec) || !bin.includes(load)) throw new Error('bin/tsinit changed: update proposedBin() in bench/experiments/levers.mjs');
-  const out = path.join(OUT, 'bin', 'tsinit');
-  mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, bin
-    .replace(exec, `exec node ${PROPOSED_FLAGS} "$0" "$@"`)
-    .replace(load, `require(${JSON.stringify(bundleFile)}).main();`)
-    .replace("require('../dist/native.js')", `require(${JSON.stringify(path.join(DIST, 'native.js'))})`), { mode: 0o755 });
+  writeFileSync(out, code.replace(needle, 'process.exit(code);'));
   return out;
 }
 
@@ -174,7 +151,38 @@ function snapshotBlob(entry, blob) {
   return blob;
 }
 
+/**
+ * Three copies of the tree's bin/tsinit and addon that differ only in the
+ * launcher beside the addon: none, the local build's (dynamic, glibc), and a
+ * static musl one built with zig as the prebuilds ship it. Each copy is its
+ * own package root, so the sh lines' -ef check finds it.
+ */
+function launcherTrees() {
+  const zig = execFileSync(NODE, [path.join(ROOT, 'scripts', 'build', 'check-musl.mjs'), '--fetch'], { encoding: 'utf8' }).trim();
+  const out = {};
+  for (const kind of ['none', 'dynamic', 'static']) {
+    const tree = path.join(OUT, kind);
+    rmSync(tree, { recursive: true, force: true });
+    mkdirSync(path.join(tree, 'build', 'Release'), { recursive: true });
+    for (const f of ['bin', 'dist', 'package.json']) cpSync(path.join(TREE, f), path.join(tree, f), { recursive: true });
+    cpSync(path.join(ROOT, 'node_modules', 'node-gyp-build'), path.join(tree, 'node_modules', 'node-gyp-build'), { recursive: true });
+    cpSync(path.join(TREE, 'build', 'Release', 'tsinit.node'), path.join(tree, 'build', 'Release', 'tsinit.node'));
+    const launcher = path.join(tree, 'build', 'Release', 'tsinit-launch');
+    if (kind === 'dynamic') cpSync(path.join(TREE, 'build', 'Release', 'tsinit-launch'), launcher);
+    if (kind === 'static') {
+      const cache = path.join(path.dirname(path.dirname(zig)), 'zig-cache');
+      const target = process.arch === 'arm64' ? 'aarch64-linux-musl' : 'x86_64-linux-musl';
+      execFileSync(zig, ['cc', '-target', target, '-static', '-Os', '-s', '-std=c11', '-o', launcher, path.join(ROOT, 'native', 'launch.c')],
+        { env: { ...process.env, ZIG_GLOBAL_CACHE_DIR: cache, ZIG_LOCAL_CACHE_DIR: cache }, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+    out[kind] = path.join(tree, 'bin', 'tsinit');
+  }
+  return out;
+}
+
+/** What the group measures, built only for it. */
 async function prepare() {
+  if (group === 'launcher') return { trees: launcherTrees() };
   const launcher = path.join(OUT, 'launcher.cjs');
   writeFileSync(launcher, `require(${JSON.stringify(path.join(DIST, 'cli.js'))}).main();\n`);
   const bundled = await bundle(path.join(OUT, 'bundle.cjs'));
@@ -183,7 +191,8 @@ async function prepare() {
   const snapEntry = await bundle(path.join(OUT, 'snap-entry.cjs'), { lean: true, fastAddon: true, snapshot: true });
   const blob = snapshotBlob(snapEntry, path.join(OUT, 'lean-fast.blob'));
   const processExit = processExitBundle(bundled);
-  return { lean, leanFast, blob, bundled, processExit, launcher, proposed: proposedBin(leanFast) };
+  if (!existsSync(blob)) throw new Error('no snapshot blob');
+  return { lean, leanFast, blob, bundled, processExit, launcher };
 }
 
 function variants(b) {
@@ -212,9 +221,12 @@ function variants(b) {
       ['combo', on('--v8-pool-size=1 --max-semi-space-size=1 --jitless --no-expose-wasm')],
     ];
   }
-  if (group === 'all') {
-    // Every metric: tsinit as it is against tsinit as proposed, with all peers.
-    return [['proposed', `${b.proposed} --`]];
+  if (group === 'launcher') {
+    return [
+      ['no-launcher', `${b.trees.none} --`],
+      ['launcher-dynamic', `${b.trees.dynamic} --`],
+      ['launcher-static', `${b.trees.static} --`],
+    ];
   }
   if (group === 'tiers') {
     const on = (flags) => `${NODE} ${flags} ${b.leanFast} --`.replace(/\s+/g, ' ');
@@ -245,19 +257,18 @@ function variants(b) {
 const built = await prepare();
 const vs = variants(built);
 if (group === 'list' || vs.length === 0) {
-  for (const g of ['path', 'flags', 'tiers', 'exit', 'reap', 'all']) process.stdout.write(`${g}: see variants() in bench/experiments/levers.mjs\n`);
+  for (const g of ['path', 'flags', 'tiers', 'exit', 'reap', 'launcher']) process.stdout.write(`${g}: see variants() in bench/experiments/levers.mjs\n`);
   process.stdout.write(`built: ${JSON.stringify(built, null, 1)}\n`);
   process.exit(0);
 }
 const metrics = {
   path: 'startup,launch,idle', flags: 'startup,idle,storm,forward', tiers: 'startup,idle,storm,forward',
-  exit: 'launch', reap: 'reap', all: 'startup,launch,idle,forward,reap,storm',
+  exit: 'launch', reap: 'reap', launcher: 'startup,launch',
 }[group];
-const peers = group === 'all' ? ['tini', 'dumb-init', 'catatonit', 'node -e 0', 'C floor'] : ['tini', 'node -e 0'];
+const peers = ['tini', 'node -e 0'];
 const args = [path.join(HERE, '..', 'run.mjs'), '--tsinit', path.join(TREE, 'bin', 'tsinit'), '--only',
   ['tsinit', ...peers, ...vs.map(([n]) => n)].join(','),
   '--metrics', metrics, '--json', path.join(HERE, '..', 'results', `levers-${group}.json`), ...rest];
 for (const [n, cmd] of vs) args.push('--variant', `${n}=${cmd}`);
-if (!existsSync(built.blob)) throw new Error('no snapshot blob');
 const r = spawnSync(NODE, args, { stdio: 'inherit' });
 process.exit(r.status ?? 1);
