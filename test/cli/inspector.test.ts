@@ -67,7 +67,8 @@ it('tsinit runs Node with --disable-sigusr1 exactly when that Node has it', asyn
   await t.waitFor(/READY/);
   const argv = readFileSync(`/proc/${await t.tsinitPid()}/cmdline`, 'utf8').split('\0');
   // The sh lines exec Node by the path their own search of PATH found: the one `command -v` names.
-  expect(argv.slice(0, 2)).toEqual(hasDisableSigusr1(nodeOnPath) ? [nodeOnPath, '--disable-sigusr1'] : [nodeOnPath, path.join(ROOT, 'bin', 'tsinit')]);
+  const flags = hasDisableSigusr1(nodeOnPath) ? ['--disable-sigusr1', '--max-semi-space-size=1'] : ['--max-semi-space-size=1'];
+  expect(argv.slice(0, flags.length + 2)).toEqual([nodeOnPath, ...flags, path.join(ROOT, 'bin', 'tsinit')]);
   t.kill('SIGTERM');
   expect((await t.result).code).toBe(143);
 });

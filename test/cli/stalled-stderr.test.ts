@@ -129,8 +129,8 @@ describe('a stalled stderr never holds PID 1 up', () => {
   });
 
   it('a burst of log lines while stderr is stalled keeps RSS bounded and forwarding alive; the dropped lines are counted once the reader resumes', async () => {
-    // The child makes PID 1 log two lines per signal at -vvv, for 3 s.
-    const script = 'trap "" USR2; echo storm; sleep 0.5; SECONDS=0; n=0; while [ $SECONDS -lt 3 ]; do kill -USR2 1; n=$((n+1)); done; echo "sent $n"; exec sleep 30';
+    // The child makes PID 1 log two lines per signal at -vvv, for 8 s.
+    const script = 'trap "" USR2; echo storm; sleep 0.5; SECONDS=0; n=0; while [ $SECONDS -lt 8 ]; do kill -USR2 1; n=$((n+1)); done; echo "sent $n"; exec sleep 30';
     const h = start(['-vvv', '--', 'bash', '-c', script], {
       wrap: fillStderr(),
       timeoutMs: 25_000,
@@ -149,11 +149,13 @@ describe('a stalled stderr never holds PID 1 up', () => {
     }
     const sent = Number(/^sent (\d+)/m.exec(h.stdout())?.[1] ?? 0);
     expect(sent).toBeGreaterThan(1000);
-    // Measured: 10-14 MB of V8 heap growth in 3 s of this burst, flat after
-    // (a 120 s burst peaked 32 MB above start); queueing the dropped lines
-    // instead grew 55 MB in the same 3 s.
+    // Measured on Node 20, 24 and 26: 15-18 MB of growth in the 8 s of this
+    // burst, flat after (90 s: 17 MB). Queueing the dropped lines instead
+    // grew 55 MB in 3 s. Without --max-semi-space-size=1 on the sh lines'
+    // exec of Node, V8 grows its young generation with the storm's garbage:
+    // 27-49 MB in these 8 s, and on Node 24 150 MB in 60 s.
     const growthKb = Math.max(...samples) - samples[0]!;
-    expect(growthKb).toBeLessThan(28 * 1024);
+    expect(growthKb).toBeLessThan(24 * 1024);
     // The reader comes back; the next line PID 1 writes says how many were lost.
     h.proc.stderr!.resume();
     await sleep(200);

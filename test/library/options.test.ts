@@ -207,7 +207,9 @@ describe('defaults that differ from child_process', () => {
     expect(stderr).toMatch(/^child wrote to stderr$/m);
     // No IPC channel.
     expect(stdout).toMatch(/^child NODE_CHANNEL_FD=unset$/m);
-    const fds = /^child fds:\n([\s\S]*?)^child fds end$/m.exec(stdout)?.[1]?.trim().split('\n').map(Number).sort((a, b) => a - b);
+    // The fixture's own "streams" line may land among the child's (both write
+    // to one pipe, a line per write): the numbers only.
+    const fds = /^child fds:\n([\s\S]*?)^child fds end$/m.exec(stdout)?.[1]?.split('\n').filter((l) => /^\d+$/.test(l)).map(Number).sort((a, b) => a - b);
     expect(fds, stdout).toEqual([0, 1, 2]);
   });
 });

@@ -209,7 +209,7 @@ describe.skipIf(missing !== undefined)(title('Dockerfile.example built and run b
     });
     const info = JSON.parse(body) as { ppid: number; uid: number; pid1: string; env: { NODE_ENV: string; NODE_OPTIONS: string | null } };
     // The sh lines exec Node by the path their search found (PATH's /usr/local/bin/node).
-    expect(info.pid1).toMatch(/^\/usr\/local\/bin\/node \/usr\/local\/bin\/tsinit -- node server\.js$/);
+    expect(info.pid1).toMatch(/^\/usr\/local\/bin\/node --max-semi-space-size=1 \/usr\/local\/bin\/tsinit -- node server\.js$/);
     expect(info.ppid).toBe(1);
     expect(info.uid).toBe(1000);
     expect(info.env).toEqual({ NODE_ENV: 'production', NODE_OPTIONS: '--max-old-space-size=256' });

@@ -140,7 +140,11 @@ describe('the addon\'s start-up recorder (native/tsinit.cc: RecordBeforeNode)', 
     const list = /const int skipped\[\] = \{([^}]*)\};/.exec(source);
     const range = /kLibcOwnFirst = (\d+), kLibcOwnLast = (\d+);/.exec(source);
     if (list === null || range === null) throw new Error('RecordBeforeNode\'s skip list or libc range not found in native/tsinit.cc');
-    const out = list[1]!.split(',').map((name) => parseSignal(name.trim()));
+    const out = list[1]!.split(',').map((name) => {
+      const n = parseSignal(name.trim());
+      if (n === undefined) throw new Error(`not a signal in RecordBeforeNode's skip list: ${name.trim()}`);
+      return n;
+    });
     for (let n = Number(range[1]); n <= Number(range[2]); n++) out.push(n);
     return out.sort((a, b) => a - b);
   }
