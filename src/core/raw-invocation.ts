@@ -154,10 +154,12 @@ export interface RestartRequest {
 /**
  * The exec that starts this `node bin/tsinit` again without NODE_OPTIONS
  * (stashed for the child as the bin's sh lines would): the same command
- * line byte for byte, `flag` (--disable-sigusr1) added when given, and the
- * environment as executed. Without /proc, the decoded strings.
+ * line byte for byte, each of `flags` (the bin's: --disable-sigusr1 where
+ * Node has it, --max-semi-space-size=1) added before the script unless
+ * already there, and the environment as executed. Without /proc, the decoded
+ * strings.
  */
-export function restartRequest(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): RestartRequest {
+export function restartRequest(flags: readonly string[], env: NodeJS.ProcessEnv = process.env): RestartRequest {
   const stashEntry = (value: Buffer | string): Buffer => Buffer.concat([Buffer.from(`${STASHED_NODE_OPTIONS}=x`), Buffer.from(value)]);
   const raw = readRawInvocation();
   let file: Buffer | string = process.execPath;
@@ -166,7 +168,8 @@ export function restartRequest(flag: string | undefined, env: NodeJS.ProcessEnv 
   if (raw !== undefined) {
     try { file = readlinkSync('/proc/self/exe', { encoding: 'buffer' }); } catch { /* keep execPath */ }
     const rest = raw.cmdline.slice(1);
-    argv = [file, ...(flag !== undefined && !rest.slice(0, rest.length - raw.args.length).some((b) => b.toString() === flag) ? [flag] : []), ...rest];
+    const given = rest.slice(0, rest.length - raw.args.length).map((b) => b.toString());
+    argv = [file, ...flags.filter((f) => !given.includes(f)), ...rest];
     const nodeOptions = raw.env.find((e) => isNamed(e, 'NODE_OPTIONS'));
     envp = raw.env.filter((e) => !isNamed(e, 'NODE_OPTIONS'));
     if (nodeOptions !== undefined) envp.push(stashEntry(nodeOptions.subarray('NODE_OPTIONS='.length)));
@@ -178,8 +181,7 @@ export function restartRequest(flag: string | undefined, env: NodeJS.ProcessEnv 
       envp.push(Buffer.from(`${name}=${value}`));
     }
   } else {
-    const execArgv = process.execArgv.slice();
-    if (flag !== undefined && !execArgv.includes(flag)) execArgv.unshift(flag);
+    const execArgv = [...flags.filter((f) => !process.execArgv.includes(f)), ...process.execArgv];
     argv = [process.execPath, ...execArgv, process.argv[1]!, ...process.argv.slice(2)];
     envp = [];
     for (const [k, v] of Object.entries(env)) {

@@ -298,6 +298,7 @@ describe('started as `node bin/tsinit` with NODE_OPTIONS, tsinit restarts itself
     expect(/^NSpid:.*\s1$/m.test(status)).toBe(true); // still the namespace's PID 1: restarted in place
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     expect(argv.includes('--disable-sigusr1')).toBe(hasDisableSigusr1(node));
+    expect(argv.includes('--max-semi-space-size=1')).toBe(true); // the young generation's cap, as the sh lines give it
     expect(t.stdout()).toContain('child=--no-warnings');
     t.kill('SIGTERM');
     expect((await t.result).code).toBe(143);

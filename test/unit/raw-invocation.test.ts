@@ -3,6 +3,7 @@
  * blocks, deriving the child's environment from raw entries, and choosing
  * between strings and bytes for the `node bin/tsinit` re-exec.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { childEnvironmentEntries, readRawInvocation, restartRequest, splitNul } from '../../src/core/raw-invocation';
 import { childEnvironment } from '../../src/init/init';
@@ -67,8 +68,11 @@ describe('this process as bytes', () => {
   });
 
   it('restartRequest keeps the command line, stashes NODE_OPTIONS, and offers strings when they say it exactly', () => {
-    const req = restartRequest('--some-flag', { ...process.env, __TSINIT_PPID: '42' });
-    expect(req.argv.map(String)).toContain('--some-flag');
+    const req = restartRequest(['--some-flag', '--other-flag'], { ...process.env, __TSINIT_PPID: '42' });
+    const argv = req.argv.map(String);
+    expect(argv.slice(1, 3)).toEqual(['--some-flag', '--other-flag']);
+    // then this process's own command line after the executable, unchanged
+    expect(argv.slice(3)).toEqual(readFileSync('/proc/self/cmdline', 'utf8').split('\0').slice(1, -1));
     const envp = req.envp.map(String);
     expect(envp.filter((e) => e.startsWith('NODE_OPTIONS='))).toEqual([]);
     expect(envp).toContain('__TSINIT_PPID=42');
